@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.qsense-installed
 BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
+# Do not set MPLBACKEND here: notebook kernels need matplotlib's inline backend, which registers the
+# PNG formatter that glued figures use (with Agg they would silently vanish from the site).
 # The chapters' problems are small (d <= 100): one BLAS thread is as fast as two on a quiet
 # machine, far faster on a busy one (threads spin while waiting for a core), and it makes
 # floating-point results independent of the core count. Override with `make ... BLAS_THREADS=2`.
