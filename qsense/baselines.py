@@ -49,6 +49,7 @@ __all__ = [
     "min_nuclear_norm",
     "min_frobenius_interpolant",
     "project_psd",
+    "smoothness",
     "gradient_descent_on_x",
     "projected_gradient_descent",
 ]
@@ -422,10 +423,25 @@ def _descent_on_x(operator, y, eta, steps, X0, target, project):
     return XRun(X=X, loss=losses, error=errors, eta=eta)
 
 
+def smoothness(operator: SensingOperator) -> float:
+    r"""The smoothness constant :math:`L = \lambda_{\max}\bigl(\tfrac1m\mathcal A^*\mathcal A\bigr)` of :math:`g`.
+
+    :math:`g(X) = \frac1{2m}\|\mathcal A(X) - y\|^2` is a quadratic with Hessian
+    :math:`\frac1m\mathcal A^*\mathcal A`, so gradient descent on :math:`X` (projected or not)
+    converges for :math:`0 < \eta < 2/L`; :math:`\eta = 1/L` is the textbook choice.
+
+    Parameters
+    ----------
+    operator : SensingOperator
+        Measurement operator :math:`\mathcal A` (its packed m x d(d+1)/2 matrix P is formed;
+        :math:`L = \sigma_{\max}(P)^2/m`).
+    """
+    operator = _check_operator(operator)
+    return float(np.linalg.norm(_packed(operator), 2) ** 2 / operator.m)
+
+
 def _raise_divergence(operator, eta, t, f):
-    # g is a quadratic with Hessian (1/m) A*A; descent is stable for eta < 2/L, L its top eigenvalue.
-    packed = _packed(operator)
-    L = float(np.linalg.norm(packed, 2) ** 2 / operator.m)
+    L = smoothness(operator)
     raise DivergenceError(
         f"gradient descent on X diverged at step {t}: the loss reached {f:.3g} with step size "
         f"eta={eta:.3g}. Use a smaller eta; for this operator (largest eigenvalue of (1/m) A*A = {L:.3g}) "

@@ -184,6 +184,16 @@ def test_projected_gd_finds_other_psd_interpolants_with_few_measurements(small_i
     assert np.linalg.norm(runs[0].X - runs[1].X) > 0.1 * np.linalg.norm(P.X)
 
 
+def test_smoothness_is_the_top_eigenvalue_of_the_normal_operator(rng):
+    op = GaussianOperator(5, 8, seed=0)
+    A = op.matrices().reshape(8, 25)
+    H = A.T @ A / 8                      # (1/m) A*A on vec(X), restricted to symmetric X below
+    sym = np.array([(np.eye(25)[i] + np.eye(25)[(i % 5) * 5 + i // 5]) / 2 for i in range(25)])
+    L = np.linalg.eigvalsh(sym @ H @ sym)[-1]
+    assert np.isclose(baselines.smoothness(op), L)
+    assert np.isclose(baselines.smoothness(PopulationOperator(4)), 1.0)
+
+
 def test_project_psd():
     X = np.diag([2.0, -1.0, 0.5])
     assert np.allclose(project_psd(X), np.diag([2.0, 0.0, 0.5]))
