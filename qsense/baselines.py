@@ -24,6 +24,9 @@ so that :math:`f(U) = g(UU^\top)`, and :math:`M` is the residual matrix of the e
 ``projected_gradient_descent``
     :math:`X_{t+1} = \Pi_{\succeq 0}\bigl(X_t - \eta\nabla g(X_t)\bigr)`, with
     :math:`\Pi_{\succeq 0}` the projection onto the PSD cone (clip negative eigenvalues).
+``smoothness``
+    :math:`L = \lambda_{\max}(\frac1m\mathcal A^*\mathcal A)`: both loops are stable for
+    :math:`0 < \eta < 2/L`.
 
 The two loops on :math:`X` are baselines, not a second engine: factorised descent on :math:`U` only
 ever runs through :func:`qsense.descent.gradient_descent`.

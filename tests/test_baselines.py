@@ -96,6 +96,18 @@ def test_iteration_limit_is_an_error_not_a_solution(small_instance):
     assert info.value.status != "optimal"
 
 
+def test_solver_crash_is_reported_with_advice(monkeypatch, overdetermined):
+    P, op, y = overdetermined
+
+    def crash(self, *args, **kwargs):
+        raise cp.error.SolverError("Solver 'CLARABEL' failed.")
+
+    monkeypatch.setattr(cp.Problem, "solve", crash)
+    with pytest.raises(ConvexSolverError, match=r"CLARABEL failed.*Try the other solver") as info:
+        min_nuclear_norm(op, y)
+    assert info.value.status == "solver_error" and info.value.solver == "CLARABEL"
+
+
 def test_missing_solver_says_what_to_install(monkeypatch, overdetermined):
     P, op, y = overdetermined
     monkeypatch.setattr(cp, "installed_solvers", lambda: ["SCS"])
