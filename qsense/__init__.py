@@ -11,6 +11,10 @@ rip        isometry ratios and lower-bound estimates of the restricted isometry 
 plotting   figures used by the chapters
 """
 from . import analysis, descent, problems, rip, sensing
+baselines  methods on X itself: the convex min-nuclear-norm solution (cvxpy), GD on X, PSD-projected GD
+plotting   figures used by the chapters
+"""
+from . import analysis, baselines, descent, problems, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
 from .problems import LowRankPSD, planted_psd
 from .sensing import DenseOperator, GaussianOperator, PopulationOperator
@@ -18,7 +22,7 @@ from .sensing import DenseOperator, GaussianOperator, PopulationOperator
 __version__ = "0.1.0"
 
 __all__ = [
-    "analysis", "descent", "problems", "rip", "sensing",
+    "analysis", "baselines", "descent", "problems", "rip", "sensing",
     "DivergenceError", "gradient_descent", "loss_and_gradient",
     "LowRankPSD", "planted_psd",
     "DenseOperator", "GaussianOperator", "PopulationOperator",
