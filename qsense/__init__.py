@@ -8,13 +8,9 @@ sensing    measurement operators with one small interface
 descent    the one gradient-descent engine
 analysis   errors, norms, ranks, the signal/error split, predicted learning times
 rip        isometry ratios and lower-bound estimates of the restricted isometry constant
-plotting   figures used by the chapters
-"""
-from . import analysis, descent, problems, rip, sensing
 baselines  methods on X itself: the convex min-nuclear-norm solution (cvxpy), GD on X, PSD-projected GD
-plotting   figures used by the chapters
 """
-from . import analysis, baselines, descent, problems, sensing
+from . import analysis, baselines, descent, problems, rip, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
 from .problems import LowRankPSD, planted_psd
 from .sensing import DenseOperator, GaussianOperator, PopulationOperator
