@@ -340,7 +340,7 @@ class RankOneOperator(SensingOperator):
     # factors, matrix-free: O(n d k)
     def _measure_factor(self, U):
         P = self.x @ U                                                   # (..., n, k): u_j^T x_i
-        out = np.sum(P * P, axis=-1)
+        out = np.einsum("...nk,...nk->...n", P, P)
         if self.centred == "empirical":
             out = out - np.mean(out, axis=-1, keepdims=True)
         elif self.centred:
