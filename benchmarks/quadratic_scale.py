@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/quadratic_scale.py
 
 A measurement, not a test: compares one gradient step on the matrix-free RankOneOperator with a
-plain matrix product of the same shape, (n x d) @ (d x k). A step does two such products (X U and
-X^T (r * X U)) plus O(n k) elementwise work, so it should cost about two products. Also reports
+plain matrix product of the same shape, (n x d) @ (d x k). A step does two such products (X U,
+kept between measure_factor and adjoint_apply, and X^T (r * X U)) plus O(n k) elementwise work,
+so it should cost about two products. Timings on a shared machine vary by 2x or more. Also reports
 the peak resident memory of the whole process (a d x d x n array would be 6.4 GB in float64).
 """
 import resource

@@ -266,6 +266,11 @@ class RankOneOperator(SensingOperator):
       :math:`O(n\,d\,k)`; so does a gradient step of :func:`qsense.descent.gradient_descent`;
     * ``measure(X)`` / ``adjoint(r)`` on explicit d x d matrices cost :math:`O(n\,d^2)`.
 
+    A gradient step calls ``measure_factor(U)`` and then ``adjoint_apply(r, U)`` with the same
+    ``U``; the operator keeps :math:`XU` (n x k) between the two calls and reuses it when ``U`` is
+    unchanged, so a step costs two n x d x k products, not three. (The cache makes one operator
+    object unsafe to share between threads.)
+
     Centred variants (``centred=``):
 
     ``False``
@@ -340,6 +345,10 @@ class RankOneOperator(SensingOperator):
     # factors, matrix-free: O(n d k)
     def _measure_factor(self, U):
         P = self.x @ U                                                   # (..., n, k): u_j^T x_i
+        # Keep XU for the adjoint_apply that a gradient step makes next with the same U: it saves
+        # one of the three n x d x k products of a step. Reused only if U is unchanged (checked
+        # against a copy, O(dk)); released after one use.
+        self._factor_cache = (U.copy(), P)
         out = np.einsum("...nk,...nk->...n", P, P)
         if self.centred == "empirical":
             out = out - np.mean(out, axis=-1, keepdims=True)
@@ -349,12 +358,16 @@ class RankOneOperator(SensingOperator):
 
     def _adjoint_apply(self, r, U):
         r = self._centre_residual(r)
-        P = self.x @ U                                                   # (..., n, k)
         w = r[..., :, None]
-        if np.broadcast_shapes(P.shape, w.shape) == P.shape:
-            P *= w                                                       # in place: no extra n x k copy
+        cached, self._factor_cache = getattr(self, "_factor_cache", None), None
+        if cached is not None and cached[0].shape == U.shape and np.array_equal(cached[0], U):
+            P = cached[1] * w                                            # XU from measure_factor(U)
         else:
-            P = P * w
+            P = self.x @ U                                               # (..., n, k)
+            if np.broadcast_shapes(P.shape, w.shape) == P.shape:
+                P *= w                                                   # in place: no extra n x k copy
+            else:
+                P = P * w
         out = self.x.T @ P                                               # X^T (r * XU)
         if self.centred is True:
             out = out - np.sum(r, axis=-1)[..., None, None] * U

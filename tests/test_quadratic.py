@@ -232,3 +232,26 @@ def test_bad_input_gets_a_clear_error(call, exc, match, rng):
     y = rng.standard_normal(12)
     with pytest.raises(exc, match=match):
         call(U, x, y)
+
+
+def test_cached_product_is_reused_only_for_the_same_factor(rng):
+    x = rng.standard_normal((20, 5))
+    op = RankOneOperator(x)
+    U, V = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    r = rng.standard_normal(20)
+    expected_U = x.T @ (r[:, None] * (x @ U))
+    expected_V = x.T @ (r[:, None] * (x @ V))
+    op.measure_factor(U)
+    assert np.allclose(op.adjoint_apply(r, U), expected_U, rtol=1e-13)   # cache hit
+    op.measure_factor(U)
+    assert np.allclose(op.adjoint_apply(r, V), expected_V, rtol=1e-13)   # different factor: recomputed
+    W = U.copy()
+    op.measure_factor(W)
+    W[0, 0] += 1.0                                                        # changed in place after measuring
+    assert np.allclose(op.adjoint_apply(r, W), x.T @ (r[:, None] * (x @ W)), rtol=1e-13)
+    Us = rng.standard_normal((3, 5, 3))
+    R = rng.standard_normal((3, 20))
+    op.measure_factor(Us)
+    assert np.allclose(op.adjoint_apply(R, Us), np.stack([x.T @ (rr[:, None] * (x @ u)) for rr, u in zip(R, Us)]))
+    op.measure_factor(U)
+    assert np.allclose(op.adjoint_apply(R, U), np.stack([x.T @ (rr[:, None] * (x @ U)) for rr in R]))
