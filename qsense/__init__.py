@@ -7,7 +7,9 @@ problems   ground truths (planted low-rank PSD matrices)
 sensing    measurement operators with one small interface
 descent    the one gradient-descent engine
 analysis   errors, norms, ranks, the signal/error split, predicted learning times
+diagonal   the diagonal warm-up model of chapter 4
 plotting   figures used by the chapters
+widgets    explorers (ipywidgets) and their kernel-free animations
 """
 from . import analysis, descent, problems, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
