@@ -127,7 +127,7 @@ def _draw_run(axes, s, truth, run):
     plot_signal_error(ax1, run.steps, run.records, alpha=s.alpha, d=s.d)
     ax1.semilogy(run.steps, run.error, "k", lw=1.5, label="relative error")
     ax1.set_xscale("symlog", linthresh=10)
-    ax1.legend(fontsize=8, frameon=False, loc="lower left")
+    ax1.legend(fontsize=7, frameon=False, loc="lower right")
     ax1.set_title(f"final relative error {run.final_error:.2g}", fontsize=10)
 
 
@@ -261,7 +261,7 @@ def alpha_animation(alphas, *, eta=0.1, m=None, r=3, kappa=4.0, d=30, steps=None
     # a fixed layout (no constrained layout) keeps the axes still between frames; frames only move
     # the data of lines drawn once, so no tick label or legend is laid out again (that is slow)
     fig = plt.figure(figsize=(10, 3.6), dpi=dpi)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.84, wspace=0.22)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.84, wspace=0.25)
     ax0, ax1 = fig.subplots(1, 2)
     first = run[0]
     plot_staircase(ax0, run.steps, first.records["signal_diag"], truth.eigenvalues,
@@ -274,7 +274,7 @@ def alpha_animation(alphas, *, eta=0.1, m=None, r=3, kappa=4.0, d=30, steps=None
     ax1.semilogy(run.steps, first.error, "k", lw=1.5, label="relative error")
     ax1.set_xscale("symlog", linthresh=10)
     ax1.set_ylim(float(np.min(alphas)) / 3, 10)
-    ax1.legend(fontsize=8, frameon=False, loc="lower left")
+    ax1.legend(fontsize=7, frameon=False, loc="lower right")
     sig, efro, eop, ref, err = ax1.get_lines()
     for ax in (ax0, ax1):  # plain-text tick labels: mathtext labels are re-parsed on every frame
         ax.xaxis.set_major_formatter(LogFormatter())
