@@ -10,6 +10,9 @@ analysis   errors, norms, ranks, the signal/error split, predicted learning time
 rip        isometry ratios and lower-bound estimates of the restricted isometry constant
 baselines  methods on X itself: the convex min-nuclear-norm solution (cvxpy), GD on X, PSD-projected GD
 quadratic  one-hidden-layer networks with quadratic activations, as rank-one sensing
+diagonal   the diagonal warm-up model of chapter 4
+plotting   figures used by the chapters
+widgets    explorers (ipywidgets) and their kernel-free animations
 """
 from . import analysis, baselines, descent, problems, quadratic, rip, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
