@@ -40,7 +40,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site"
 
 build-strict: $(STAMP)
-	$(BIN)/jupyter-book build . $(BOOK_FLAGS_STRICT)
+	$(BIN)/jupyter-book build . --all $(BOOK_FLAGS_STRICT)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider chapters
