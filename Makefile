@@ -9,11 +9,13 @@ BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export MPLBACKEND := Agg
 
-.PHONY: book test unit build-strict notebooks site-check lock sync-repo clean help
+.PHONY: book test unit build-strict notebooks site-check lock sync-repo clean help bench budget
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
 	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
+	@echo "make bench  speed benchmarks -> benchmarks/results.md (not part of make test)"
+	@echo "make budget execute every chapter, record wall time and peak memory -> benchmarks/chapter-budget.md"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
 	@echo "make lock   refresh requirements-lock.txt from the current .venv"
 	@echo "make clean  remove the built site"
@@ -44,6 +46,18 @@ test: unit build-strict notebooks site-check
 
 sync-repo: $(STAMP)
 	$(BIN)/python scripts/sync_repo.py
+
+# Benchmarks and the chapter budget are reports, not tests (timings on a shared machine are noisy).
+# BLAS and torch run single-threaded by default: on a shared 2-core machine multi-threaded OpenBLAS
+# spin-waits for busy cores and becomes many times slower; override with `make bench BENCH_THREADS=2`.
+BENCH_THREADS ?= 1
+BENCH_ENV := OPENBLAS_NUM_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS)
+
+bench: $(STAMP)
+	$(BENCH_ENV) $(BIN)/python benchmarks/bench.py --out benchmarks/results.md
+
+budget: $(STAMP)
+	$(BIN)/python benchmarks/chapter_budget.py --out benchmarks/chapter-budget.md
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^qsense' > requirements-lock.txt
