@@ -7,9 +7,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.qsense-installed
 BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
+# Do not set MPLBACKEND here: notebook kernels need matplotlib's inline backend, which registers the
+# PNG formatter that glued figures use (with Agg they would silently vanish from the site).
+# The chapters' problems are small (d <= 100): one BLAS thread is as fast as two on a quiet
+# machine, far faster on a busy one (threads spin while waiting for a core), and it makes
+# floating-point results independent of the core count. Override with `make ... BLAS_THREADS=2`.
+BLAS_THREADS ?= 1
+export OPENBLAS_NUM_THREADS := $(BLAS_THREADS)
+export OMP_NUM_THREADS := $(BLAS_THREADS)
+export MKL_NUM_THREADS := $(BLAS_THREADS)
 
-.PHONY: book test unit build-strict notebooks site-check lock sync-repo clean help bench budget
+.PHONY: book test unit build-strict notebooks site-check lock sync-repo mutation clean help bench budget
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
@@ -17,6 +25,7 @@ help:
 	@echo "make bench  speed benchmarks -> benchmarks/results.md (not part of make test)"
 	@echo "make budget execute every chapter, record wall time and peak memory -> benchmarks/chapter-budget.md"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
+	@echo "make mutation   check that a doubled or sign-flipped gradient fails the tests"
 	@echo "make lock   refresh requirements-lock.txt from the current .venv"
 	@echo "make clean  remove the built site"
 
@@ -47,14 +56,13 @@ test: unit build-strict notebooks site-check
 sync-repo: $(STAMP)
 	$(BIN)/python scripts/sync_repo.py
 
-# Benchmarks and the chapter budget are reports, not tests (timings on a shared machine are noisy).
-# BLAS and torch run single-threaded by default: on a shared 2-core machine multi-threaded OpenBLAS
-# spin-waits for busy cores and becomes many times slower; override with `make bench BENCH_THREADS=2`.
-BENCH_THREADS ?= 1
-BENCH_ENV := OPENBLAS_NUM_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS)
+mutation: $(STAMP)
+	scripts/mutation_check.sh $(BIN)/python
 
+# Benchmarks and the chapter budget are reports, not tests (timings on a shared machine are noisy).
+# They run with the BLAS_THREADS above (torch too, via OMP_NUM_THREADS): `make bench BLAS_THREADS=2`.
 bench: $(STAMP)
-	$(BENCH_ENV) $(BIN)/python benchmarks/bench.py --out benchmarks/results.md
+	$(BIN)/python benchmarks/bench.py --out benchmarks/results.md
 
 budget: $(STAMP)
 	$(BIN)/python benchmarks/chapter_budget.py --out benchmarks/chapter-budget.md
