@@ -198,14 +198,8 @@ class DenseOperator(SensingOperator):
     def _measure(self, X):
         return self._forward(svec(X))
 
-    def _measure_factor(self, U):
-        return self._forward(svec(U @ np.swapaxes(U, -1, -2)))
-
     def _adjoint(self, r):
         return smat(self._backward(r), self.d)
-
-    def _adjoint_apply(self, r, U):
-        return smat(self._backward(r), self.d) @ U
 
     def matrices(self) -> np.ndarray:
         if self.m * self.d * self.d > 50_000_000:
