@@ -173,6 +173,8 @@ class DenseOperator(SensingOperator):
         if v.ndim == 1:
             return P @ v
         flat = v.reshape(-1, v.shape[-1])
+        if flat.shape[0] == 1:
+            return (P @ flat[0]).reshape(v.shape[:-1] + (self.m,))
         if flat.shape[0] >= self.gemm_min_batch:
             out = flat @ P.T                        # (n, m), C-contiguous: one pass over P
         else:
@@ -187,6 +189,8 @@ class DenseOperator(SensingOperator):
         if r.ndim == 1:
             return r @ P
         flat = r.reshape(-1, r.shape[-1])
+        if flat.shape[0] == 1:
+            return (flat[0] @ P).reshape(r.shape[:-1] + (P.shape[1],))
         if flat.shape[0] >= self.gemm_min_batch:
             out = flat @ P
         else:

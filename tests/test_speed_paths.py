@@ -144,6 +144,13 @@ def test_svec_smat_on_stacks_match_one_by_one(rng):
     assert np.allclose(smat(V, 6), X, rtol=0, atol=1e-15)
 
 
+def test_svec_smat_accept_integer_matrices():
+    X = np.arange(9).reshape(3, 3)
+    X = X + X.T
+    assert np.allclose(smat(svec(X)), X, rtol=0, atol=1e-14)
+    assert np.isclose(svec(X) @ svec(X), np.sum(X * X))
+
+
 def test_float32_accuracy_floor():
     """float32 is the same operator rounded; GD recovers X_star down to a floor of a few eps32.
 
