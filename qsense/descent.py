@@ -357,7 +357,7 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
     is_recorded = np.zeros(T + 1, dtype=bool)
     is_recorded[schedule] = True
     losses = np.empty((b, T + 1))
-    step_scale = (eta_b * (2.0 / operator.m))[:, None, None]
+    eta_col = eta_b[:, None, None]
     eigs, errs, recs = [], [], {name: [] for name in observers}
     blowup = None
 
@@ -379,8 +379,7 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
                 recs[name].append(np.stack([np.asarray(fn(U[i])) for i in range(b)]))
         if t == T:
             break
-        # U <- U - eta * (2/m) A*(res) U, with the scalars folded into one (b,)-vector (one pass over U)
-        U -= step_scale * operator._adjoint_apply(res, U)
+        U -= eta_col * _gradient_from_residual(operator, res, U)   # the one gradient formula
 
     squeeze = (lambda a: a) if batched else (lambda a: a[0])
     move = lambda lst: np.moveaxis(np.asarray(lst), 0, 1)  # (n, b, ...) -> (b, n, ...)  # noqa: E731
