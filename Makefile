@@ -17,11 +17,13 @@ export OPENBLAS_NUM_THREADS := $(BLAS_THREADS)
 export OMP_NUM_THREADS := $(BLAS_THREADS)
 export MKL_NUM_THREADS := $(BLAS_THREADS)
 
-.PHONY: book test unit build-strict notebooks site-check lock sync-repo mutation clean help
+.PHONY: book test unit build-strict notebooks site-check lock sync-repo mutation clean help bench budget
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
 	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
+	@echo "make bench  speed benchmarks -> benchmarks/results.md (not part of make test)"
+	@echo "make budget execute every chapter, record wall time and peak memory -> benchmarks/chapter-budget.md"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
 	@echo "make mutation   check that a doubled or sign-flipped gradient fails the tests"
 	@echo "make lock   refresh requirements-lock.txt from the current .venv"
@@ -56,6 +58,14 @@ sync-repo: $(STAMP)
 
 mutation: $(STAMP)
 	scripts/mutation_check.sh $(BIN)/python
+
+# Benchmarks and the chapter budget are reports, not tests (timings on a shared machine are noisy).
+# They run with the BLAS_THREADS above (torch too, via OMP_NUM_THREADS): `make bench BLAS_THREADS=2`.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --out benchmarks/results.md
+
+budget: $(STAMP)
+	$(BIN)/python benchmarks/chapter_budget.py --out benchmarks/chapter-budget.md
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^qsense' > requirements-lock.txt

@@ -127,7 +127,8 @@ def _residual(operator, y, U):
 
 
 def _loss_from_residual(res):
-    return 0.5 * np.mean(res * res, axis=-1)
+    # (1/2m) sum_i res_i^2, one fused pass (np.mean costs more than the sum at chapter sizes)
+    return np.einsum("...i,...i->...", res, res) * (0.5 / res.shape[-1])
 
 
 def _gradient_from_residual(operator, res, U):
@@ -357,6 +358,7 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
     is_recorded = np.zeros(T + 1, dtype=bool)
     is_recorded[schedule] = True
     losses = np.empty((b, T + 1))
+    eta_col = eta_b[:, None, None]
     eigs, errs, recs = [], [], {name: [] for name in observers}
     blowup = None
 
@@ -365,9 +367,9 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
         f = _loss_from_residual(res)
         losses[:, t] = f
         if blowup is None:
-            blowup = 1e8 * np.maximum(f, 1.0)
-        bad = ~np.isfinite(f) | (f > blowup)
-        if bad.any():
+            blowup = np.where(np.isfinite(f), 1e8 * np.maximum(f, 1.0), -np.inf)
+        if not (f <= blowup).all():                 # also catches NaN and inf
+            bad = ~(f <= blowup)
             _raise_divergence(operator, yb, eta_b, U_init, t, f, int(np.argmax(bad)), b)
         if is_recorded[t]:
             eigs.append(np.linalg.svd(U, compute_uv=False) ** 2)
@@ -378,7 +380,7 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
                 recs[name].append(np.stack([np.asarray(fn(U[i])) for i in range(b)]))
         if t == T:
             break
-        U -= eta_b[:, None, None] * _gradient_from_residual(operator, res, U)
+        U -= eta_col * _gradient_from_residual(operator, res, U)   # the one gradient formula
 
     squeeze = (lambda a: a) if batched else (lambda a: a[0])
     move = lambda lst: np.moveaxis(np.asarray(lst), 0, 1)  # (n, b, ...) -> (b, n, ...)  # noqa: E731

@@ -30,9 +30,24 @@ def _layout(d: int):
     return rows, cols, weight, flat, flat_t
 
 
+@lru_cache(maxsize=32)
+def _full_layout(d: int):
+    """For each of the d*d entries of a matrix: its index in svec, and the svec weight there."""
+    _, _, weight, flat, flat_t = _layout(d)
+    index = np.empty(d * d, dtype=np.intp)
+    index[flat] = np.arange(flat.size)
+    index[flat_t] = np.arange(flat.size)
+    w = weight[index]
+    for a in (index, w):
+        a.setflags(write=False)
+    return index, w
+
+
 def svec(X: np.ndarray) -> np.ndarray:
     """Isometric vectorisation of symmetric matrices, shape (..., d, d) -> (..., d(d+1)/2)."""
     X = np.asarray(X)
+    if X.dtype.kind not in "fc":     # integers: the sqrt(2) weights need floating point
+        X = X.astype(np.float64)
     d = X.shape[-1]
     _, _, weight, flat, _ = _layout(d)
     out = X.reshape(X.shape[:-2] + (d * d,))[..., flat]
@@ -48,9 +63,8 @@ def smat(v: np.ndarray, d: int | None = None) -> np.ndarray:
         d = int(round((np.sqrt(8 * D + 1) - 1) / 2))
     if sym_dim(d) != D:
         raise ValueError(f"v must have length d(d+1)/2 in its last axis, got {D}")
-    _, _, weight, flat, flat_t = _layout(d)
-    entries = v / weight.astype(v.dtype, copy=False)
-    out = np.empty(v.shape[:-1] + (d * d,), dtype=v.dtype)
-    out[..., flat] = entries
-    out[..., flat_t] = entries
+    index, weight = _full_layout(d)
+    # one gather of all d*d entries (both triangles), then the weights: cheaper than two scatters
+    out = np.take(v if v.dtype.kind in "fc" else v.astype(np.float64), index, axis=-1)
+    out /= weight.astype(out.dtype, copy=False)
     return out.reshape(v.shape[:-1] + (d, d))
