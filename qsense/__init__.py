@@ -7,9 +7,10 @@ problems   ground truths (planted low-rank PSD matrices)
 sensing    measurement operators with one small interface
 descent    the one gradient-descent engine
 analysis   errors, norms, ranks, the signal/error split, predicted learning times
-plotting   figures used by the chapters
+checks     feedback on students' answers to the coding exercises
+quiz       self-check quizzes that work on the static page
 """
-from . import analysis, descent, problems, sensing
+from . import analysis, checks, descent, problems, quiz, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
 from .problems import LowRankPSD, planted_psd
 from .sensing import DenseOperator, GaussianOperator, PopulationOperator
@@ -17,7 +18,7 @@ from .sensing import DenseOperator, GaussianOperator, PopulationOperator
 __version__ = "0.1.0"
 
 __all__ = [
-    "analysis", "descent", "problems", "sensing",
+    "analysis", "checks", "descent", "problems", "quiz", "sensing",
     "DivergenceError", "gradient_descent", "loss_and_gradient",
     "LowRankPSD", "planted_psd",
     "DenseOperator", "GaussianOperator", "PopulationOperator",
