@@ -158,7 +158,7 @@ def generated(chapters) -> str:
             goals = "; ".join(f"{g}. {ch['goals'][g]}" for g in e["goals"] if g in ch["goals"])
             checks = ", ".join(f"`{c}`" for c in e["checks"]) or "(none: not coding)"
             stars = "★" * e["difficulty"] + "☆" * (3 - e["difficulty"])
-            out.append(f"| {{ref}}`{e['label']}` | `{e['label']}` | {stars} | {e['minutes']} min "
+            out.append(f"| {{ref}}`{e['title']} <{e['label']}>` | `{e['label']}` | {stars} | {e['minutes']} min "
                        f"| {e['kind']} | {goals} | {checks} |")
         out.append("")
     out.append(END_MARK)
