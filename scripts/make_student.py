@@ -20,8 +20,8 @@ From the instructor notebooks in chapters/ it writes, under OUT, a complete book
 
 With ``--execute`` each student notebook is run once (nbclient, a fresh ``python3`` kernel) and
 saved with its outputs; any error other than in a ``raises-exception`` cell stops the script. The
-student book then uses ``execute_notebooks: auto``, so ``jupyter-book build OUT`` renders those
-outputs instead of running the notebooks again (the Markdown pages with code still run).
+student book then excludes the notebooks from execution, so ``jupyter-book build OUT`` renders
+those outputs instead of running the notebooks again (the Markdown pages with code still run).
 
 The instructor guide is left out of the student table of contents, and the launch and repository
 buttons are switched off (they would open the instructor notebooks).
@@ -156,7 +156,7 @@ def student_notebook(nb: dict, name: str = "notebook") -> dict:
         if cell["cell_type"] == "markdown":
             text = conv.markdown("".join(cell["source"]))
             if text.strip():
-                cells.append({**copy.deepcopy(cell), "source": text})
+                cells.append({**copy.deepcopy(cell), "source": unlink_instructor_pages(text)})
         elif cell["cell_type"] == "code":
             kept = conv.code(cell)
             if kept is not None:
@@ -168,6 +168,14 @@ def student_notebook(nb: dict, name: str = "notebook") -> dict:
     out = copy.deepcopy({k: v for k, v in nb.items() if k != "cells"})
     out["cells"] = cells
     return out
+
+
+GUIDE_LINK = re.compile(r"\{doc\}`(?:[^`<]*<)?(?:/chapters/)?instructor_guide>?`")
+
+
+def unlink_instructor_pages(text: str) -> str:
+    """Links to the instructor guide become plain text (the page is not in the student book)."""
+    return GUIDE_LINK.sub("*Instructor guide* (in the full edition of the course)", text)
 
 
 def filter_toc(node):
@@ -218,7 +226,8 @@ def main(argv=None) -> int:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config = student_config(config)
     if args.execute:
-        config.setdefault("execute", {})["execute_notebooks"] = "auto"
+        # The notebooks keep the outputs of their one run; the Markdown pages still execute.
+        config.setdefault("execute", {})["exclude_patterns"] = ["chapters/*.ipynb"]
     (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     (out / "_toc.yml").write_text(yaml.safe_dump(filter_toc(toc), sort_keys=False))
@@ -230,6 +239,8 @@ def main(argv=None) -> int:
             nb = student_notebook(json.loads(path.read_text()), path.name)
             (out / "chapters" / path.name).write_text(
                 json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        elif path.suffix == ".md":
+            (out / "chapters" / path.name).write_text(unlink_instructor_pages(path.read_text()))
         else:
             shutil.copy2(path, out / "chapters" / path.name)
     if args.execute:

@@ -149,6 +149,9 @@ def test_the_student_book_drops_the_instructor_guide_and_launch_buttons(edition)
     assert not config["launch_buttons"]["colab_url"] and not config["launch_buttons"]["thebe"]
     assert config["bibtex_bibfiles"] == ["chapters/references.bib"]
     assert (edition / "chapters" / "references.bib").exists()
+    for page in (edition / "chapters").glob("*.*"):
+        if page.suffix in (".md", ".ipynb"):
+            assert "instructor_guide" not in page.read_text(), f"{page.name} links the guide"
 
 
 def test_stubbing_keeps_indentation_and_rejects_an_unclosed_region():
