@@ -7,13 +7,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.qsense-installed
 BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
+# Agg only for the unit tests: exported to the notebook kernels it replaces the inline backend and
+# the glued figures lose their images (the site check then finds no figures).
+unit: export MPLBACKEND := Agg
+# One BLAS thread per process: on a small shared machine, threaded BLAS in the kernels
+# oversubscribes the cores (a chapter cell then hit the 120 s timeout; with one thread the whole
+# strict build took 1.5 min). Override with `make OMP_NUM_THREADS=2 ...`.
+OMP_NUM_THREADS ?= 1
+export OMP_NUM_THREADS
+export OPENBLAS_NUM_THREADS := $(OMP_NUM_THREADS)
 
 .PHONY: book test unit build-strict notebooks site-check student student-check guide lock sync-repo mutation clean help
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
-	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
+	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks, student edition"
 	@echo "make student    write the student edition (no solutions) to _build/student and build its site"
 	@echo "make guide      regenerate the exercise tables of chapters/instructor_guide.md"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
