@@ -16,12 +16,16 @@ BLAS_THREADS ?= 1
 export OPENBLAS_NUM_THREADS := $(BLAS_THREADS)
 export OMP_NUM_THREADS := $(BLAS_THREADS)
 export MKL_NUM_THREADS := $(BLAS_THREADS)
+# Agg only for the unit tests (never for notebook kernels, see above).
+unit: export MPLBACKEND := Agg
 
-.PHONY: book test unit build-strict notebooks site-check lock sync-repo mutation clean help
+.PHONY: book test unit build-strict notebooks site-check student student-check guide lock sync-repo mutation clean help
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
-	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
+	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks, student edition"
+	@echo "make student    write the student edition (no solutions) to _build/student and build its site"
+	@echo "make guide      regenerate the exercise tables of chapters/instructor_guide.md"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
 	@echo "make mutation   check that a doubled or sign-flipped gradient fails the tests"
 	@echo "make lock   refresh requirements-lock.txt from the current .venv"
@@ -37,7 +41,7 @@ book: $(STAMP)
 	@echo "The site is at file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not site"
+	$(BIN)/python -m pytest tests -m "not site and not student"
 
 build-strict: $(STAMP)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS_STRICT)
@@ -48,7 +52,20 @@ notebooks: $(STAMP)
 site-check: $(STAMP)
 	$(BIN)/python -m pytest tests -m site
 
-test: unit build-strict notebooks site-check
+# The student edition: notebooks with stubs, executed once (only the stubs may fail), then built
+# as a site from those outputs with the same strict flags.
+student: $(STAMP)
+	$(BIN)/python scripts/make_student.py --execute
+	$(BIN)/jupyter-book build _build/student $(BOOK_FLAGS_STRICT)
+	@echo "The student edition is in _build/student; its site at file://$(CURDIR)/_build/student/_build/html/index.html"
+
+student-check: student
+	$(BIN)/python -m pytest tests -m student
+
+guide: $(STAMP)
+	$(BIN)/python scripts/exercises.py
+
+test: unit build-strict notebooks site-check student-check
 	@echo "make test: all stages passed"
 
 sync-repo: $(STAMP)

@@ -1,0 +1,397 @@
+r"""Feedback on a student's answer to a coding exercise.
+
+Each coding exercise of the course has one check function here. A student calls it on their own
+answer, for example ``check_gradient(my_gradient)``; it runs the answer on small fixed test
+problems, compares with the right result and, when they differ, recognises the usual mistakes
+(a sign error, a missing or extra factor 2 or :math:`1/m`, an unsymmetrised measurement matrix,
+swapped arguments, a wrong shape) and says what is wrong and how to look for it. A correct answer
+gets a one-line confirmation. Nothing is evaluated from strings and nothing touches the network.
+
+The result is a :class:`Feedback`: it prints as the message (so calling the check as the last line
+of a cell shows it), is truthy exactly when the answer is right, and lists the recognised mistakes
+as short codes in ``Feedback.codes`` (the tests use them).
+
+Adding a check for a new exercise
+---------------------------------
+Write a function ``check_<name>(answer, ...) -> Feedback`` and decorate it with
+``@exercise_check("ex-label")`` using the exercise's ``:label:``. The instructor guide lists it
+next to the exercise. Reuse :func:`_call` and
+:func:`_diagnose` for answers that are functions of arrays; add every diagnosis you claim to the
+tests in ``tests/test_checks.py`` (a correct answer passes, each wrong answer gets its code).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import permutations
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "CHECKS",
+    "Feedback",
+    "check_adjoint",
+    "check_gradient",
+    "check_measure",
+    "check_start_shape",
+    "exercise_check",
+]
+
+#: Registry: exercise label -> the check functions of that exercise (in the order defined).
+CHECKS: dict[str, list[Callable[..., "Feedback"]]] = {}
+
+RTOL = 1e-7
+
+
+@dataclass
+class Feedback:
+    """The outcome of a check: ``ok``, the recognised mistakes (``codes``) and the messages."""
+
+    exercise: str
+    ok: bool
+    messages: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = f"[{self.exercise}] " + ("correct" if self.ok else "not yet")
+        return "\n".join([head] + [f"  - {m}" for m in self.messages])
+
+    __repr__ = __str__
+
+
+def exercise_check(label: str):
+    """Register the decorated function as a check of exercise ``label`` (see :data:`CHECKS`)."""
+    def register(func):
+        CHECKS.setdefault(label, []).append(func)
+        func.exercise = label
+        return func
+    return register
+
+
+# --------------------------------------------------------------------------------------------
+# Machinery for answers that are functions of arrays.
+
+def _fail(label, code, message) -> Feedback:
+    return Feedback(label, False, [message], [code])
+
+
+def _require_callable(label, func, name):
+    if not callable(func):
+        return _fail(label, "not-callable",
+                     f"{name} should be a function, got {type(func).__name__}. Pass the function "
+                     f"itself, without calling it: check_...({name}), not check_...({name}(...)).")
+    return None
+
+
+def _call(func, args):
+    """Call ``func(*args)``; return (array or None, exception or None)."""
+    try:
+        out = func(*args)
+    except Exception as exc:  # the student's code may raise anything
+        return None, exc
+    if out is None:
+        return None, None
+    try:
+        return np.asarray(out, dtype=float), None
+    except (TypeError, ValueError) as exc:
+        return None, exc
+
+
+def _close(a, b) -> bool:
+    return a is not None and a.shape == b.shape and np.allclose(a, b, rtol=RTOL,
+                                                               atol=RTOL * np.abs(b).max())
+
+
+def _diagnose(label, name, func, args, arg_names, reference, variants, shape_hints=None):
+    """Compare ``func(*args)`` with ``reference``.
+
+    Returns None when it matches, otherwise a failing Feedback. ``variants`` maps a code to
+    (wrong array, message): the wrong answers we recognise. ``shape_hints`` maps a wrong shape to
+    (code, message). When the call fails or matches nothing, the arguments are tried in every
+    other order to detect swapped arguments.
+    """
+    out, exc = _call(func, args)
+    if exc is None and out is None:
+        return _fail(label, "returned-none",
+                     f"{name} returned None: is the `return` statement missing?")
+    if exc is None and _close(out, reference):
+        return None
+    # Did the student write the parameters in another order?
+    for perm in permutations(range(len(args))):
+        if perm == tuple(range(len(args))):
+            continue
+        alt, alt_exc = _call(func, [args[i] for i in perm])
+        if alt_exc is None and _close(alt, reference):
+            got = ", ".join(arg_names[i] for i in perm)
+            want = ", ".join(arg_names)
+            return _fail(label, "swapped-arguments",
+                         f"{name} gives the right result when called as {name}({got}), but the "
+                         f"exercise calls it as {name}({want}). Put the parameters in that order "
+                         f"in the `def` line (and use them consistently inside).")
+    if exc is not None:
+        return _fail(label, "exception",
+                     f"calling {name}({', '.join(arg_names)}) raised {type(exc).__name__}: {exc}. "
+                     f"Call it yourself on small arrays and print the shape of each intermediate.")
+    if out.shape != reference.shape:
+        code, hint = (shape_hints or {}).get(out.shape, ("shape", ""))
+        return _fail(label, code,
+                     f"{name} returned an array of shape {out.shape}, expected {reference.shape}. "
+                     + (hint or "Print the shape of each intermediate result to see where it goes "
+                                "wrong."))
+    if not np.all(np.isfinite(out)):
+        return _fail(label, "not-finite", f"{name} returned NaN or infinite values.")
+    for code, (wrong, message) in variants.items():
+        if _close(out, wrong):
+            return _fail(label, code, message)
+    rel = np.linalg.norm(out - reference) / np.linalg.norm(reference)
+    return _fail(label, "wrong-values",
+                 f"{name} has the right shape but wrong values (relative error {rel:.2g}) and "
+                 f"none of the usual mistakes explains it. Test it on a case you can do by hand "
+                 f"(m = 1, d = 2) and compare with the formula term by term.")
+
+
+def _problem(seed, m, d, symmetric=True):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, d, d))
+    if symmetric:
+        A = (A + np.swapaxes(A, 1, 2)) / 2
+    return rng, A
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 1
+
+@exercise_check("ex-measure")
+def check_measure(my_measure) -> Feedback:
+    r"""Check ``my_measure(A, X)`` :math:`= (\langle A_i, X\rangle)_{i=1}^m`.
+
+    Parameters
+    ----------
+    my_measure : callable
+        Takes a stack ``A`` of shape (m, d, d) (the :math:`A_i`) and a symmetric ``X`` (d, d)
+        (:math:`X`) and returns the vector :math:`\mathcal{A}(X)` of shape (m,).
+
+    Returns
+    -------
+    Feedback
+        ``ok`` and, when wrong, one diagnosis. Diagnoses: ``shape``, ``no-sum``, ``sign``,
+        ``factor-2-extra``, ``factor-2-missing``, ``normalisation``, ``matrix-product``, ``not-callable``,
+        ``swapped-arguments``, ``exception``, ``returned-none``, ``wrong-values``.
+    """
+    label, name = "ex-measure", "my_measure"
+    bad = _require_callable(label, my_measure, name)
+    if bad is not None:
+        return bad
+    for seed, m, d in [(0, 7, 5), (1, 11, 3)]:
+        rng, A = _problem(seed, m, d)
+        V = rng.standard_normal((d, 2))
+        X = V @ V.T
+        ref = np.einsum("mij,ij->m", A, X)
+        variants = {
+            "sign": (-ref, "every measurement has the wrong sign. <A_i, X> = sum_jk (A_i)_jk X_jk "
+                           "has no minus sign."),
+            "factor-2-extra": (2 * ref, "every measurement is twice too large: the inner product "
+                                        "<A_i, X> has no factor 2."),
+            "factor-2-missing": (ref / 2, "every measurement is half the right size: look for a "
+                                          "stray 1/2."),
+            "normalisation": (ref / m, "every measurement is divided by m: the operator itself has "
+                                       "no 1/m (that belongs to the loss)."),
+            "matrix-product": (np.einsum("mij,jk->m", A, X),
+                               "you summed the entries of the matrix product A_i X. The inner "
+                               "product is the sum of the ENTRYWISE product, sum_jk (A_i)_jk X_jk "
+                               "= trace(A_i^T X)."),
+        }
+        hints = {(m, d, d): ("no-sum", "You kept the entrywise products: sum them over the last "
+                                       "two axes, e.g. np.einsum('mij,ij->m', A, X)."),
+                 (m, 1): ("shape", "Return a flat vector of length m (use .ravel())."),
+                 (): ("shape", "You returned a single number: there is one measurement per A_i.")}
+        bad = _diagnose(label, name, my_measure, [A, X], ["A", "X"], ref, variants, hints)
+        if bad is not None:
+            return bad
+    return Feedback(label, True, ["my_measure matches <A_i, X> on two random test problems "
+                                  "(m = 7, d = 5 and m = 11, d = 3)."])
+
+
+@exercise_check("ex-measure")
+def check_adjoint(my_adjoint) -> Feedback:
+    r"""Check ``my_adjoint(A, r)`` :math:`= \mathcal{A}^*(r) = \sum_i r_i A_i`.
+
+    Parameters
+    ----------
+    my_adjoint : callable
+        Takes a stack ``A`` (m, d, d) and a vector ``r`` (m,) (:math:`r`) and returns the
+        (d, d) matrix :math:`\sum_i r_iA_i`.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``shape``, ``no-sum``, ``sign``, ``factor-2-extra``, ``factor-2-missing``,
+        ``normalisation``, ``swapped-arguments``, ``exception``, ``returned-none``,
+        ``wrong-values``.
+    """
+    label, name = "ex-measure", "my_adjoint"
+    bad = _require_callable(label, my_adjoint, name)
+    if bad is not None:
+        return bad
+    for seed, m, d in [(2, 7, 5), (3, 11, 3)]:
+        rng, A = _problem(seed, m, d)
+        r = rng.standard_normal(m)
+        ref = np.einsum("m,mij->ij", r, A)
+        variants = {
+            "sign": (-ref, "the result has the wrong sign: A*(r) = sum_i r_i A_i, with a plus "
+                           "sign; check the identity <A(X), r> = <X, A*(r)> on random X and r."),
+            "factor-2-extra": (2 * ref, "the result is twice too large: A*(r) = sum_i r_i A_i has "
+                                        "no factor 2 (the 2 of the gradient comes later, from "
+                                        "UU^T)."),
+            "factor-2-missing": (ref / 2, "the result is half the right size: look for a stray "
+                                          "1/2, e.g. from symmetrising (A_i + A_i^T)/2 twice."),
+            "normalisation": (ref / m, "the result is divided by m: the adjoint has no 1/m "
+                                       "(check the identity <A(X), r> = <X, A*(r)>)."),
+        }
+        hints = {(m, d, d): ("no-sum", "You returned the m matrices r_i A_i: sum them over the "
+                                       "first axis.")}
+        bad = _diagnose(label, name, my_adjoint, [A, r], ["A", "r"], ref, variants, hints)
+        if bad is not None:
+            return bad
+    return Feedback(label, True, ["my_adjoint matches sum_i r_i A_i on two random test problems, "
+                                  "so <A(X), r> = <X, A*(r)> holds."])
+
+
+def _gradient_reference(A, y, U):
+    res = np.einsum("mij,ij->m", A, U @ U.T) - y
+    return np.einsum("m,mij->ij", res, A + np.swapaxes(A, 1, 2)) @ U / len(y), res
+
+
+@exercise_check("ex-gradient-code")
+def check_gradient(my_gradient) -> Feedback:
+    r"""Check ``my_gradient(A, y, U)`` :math:`= \nabla f(U)` for
+    :math:`f(U) = \frac1{2m}\sum_i(\langle A_i, UU^\top\rangle - y_i)^2`.
+
+    The answer is tested with symmetric :math:`A_i` (then :math:`\nabla f = 2MU`) and then with
+    non-symmetric ones (then :math:`\nabla f = \frac1m\sum_i r_i(A_i + A_i^\top)U`), on a
+    rectangular :math:`U` so that transposes show up as a wrong shape.
+
+    Parameters
+    ----------
+    my_gradient : callable
+        Takes ``A`` (m, d, d), ``y`` (m,) and ``U`` (d, k) and returns :math:`\nabla f(U)`,
+        shape (d, k).
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``shape``, ``gram-gradient``, ``transposed``, ``sign``, ``factor-2-missing``,
+        ``factor-2-extra``, ``normalisation``, ``normalisation-extra``, ``unsymmetrised``,
+        ``swapped-arguments``, ``not-callable``,
+        ``exception``, ``returned-none``, ``wrong-values``.
+    """
+    label, name = "ex-gradient-code", "my_gradient"
+    bad = _require_callable(label, my_gradient, name)
+    if bad is not None:
+        return bad
+    m, d, k = 9, 5, 3
+    for symmetric in (True, False):
+        rng, A = _problem(4 if symmetric else 5, m, d, symmetric=symmetric)
+        U = rng.standard_normal((d, k))
+        V = rng.standard_normal((d, 2))
+        y = np.einsum("mij,ij->m", A, V @ V.T)
+        ref, res = _gradient_reference(A, y, U)
+        variants = {
+            "sign": (-ref, "the gradient has the wrong sign. The residual is "
+                           "r_i = <A_i, UU^T> - y_i (prediction minus data); and the check wants "
+                           "the gradient itself, not the step -eta * gradient."),
+            "factor-2-missing": (ref / 2, "the gradient is half the right size: the factor 2 is "
+                                          "missing. U appears twice in UU^T, so grad f(U) = 2MU "
+                                          "(see the proof of the proposition above)."),
+            "factor-2-extra": (2 * ref, "the gradient is twice too large: with the 1/(2m) in f "
+                                        "the gradient is (1/m) sum_i r_i (A_i + A_i^T) U = 2MU, "
+                                        "one factor 2 in all."),
+            "normalisation": (m * ref, "the gradient is m times too large: the 1/m of the loss is "
+                                       "missing (average over the measurements, do not sum)."),
+            "normalisation-extra": (ref / m, "the gradient is m times too small: you divided by "
+                                             "m twice."),
+        }
+        if not symmetric:
+            one_sided = 2 * np.einsum("m,mij->ij", res, A) @ U / m
+            other_side = 2 * np.einsum("m,mji->ij", res, A) @ U / m
+            msg = ("your gradient is right for symmetric A_i but not for general ones: you used "
+                   "2 A_i U, which assumes A_i = A_i^T. The derivative of <A_i, UU^T> is "
+                   "(A_i + A_i^T) U. Test with A = np.random.randn(m, d, d) (not symmetrised) "
+                   "against finite differences.")
+            variants["unsymmetrised"] = (one_sided, msg)
+            variants["unsymmetrised-transpose"] = (other_side, msg)
+        hints = {(d, d): ("gram-gradient", "A d x d result is M (or the gradient with respect to "
+                                           "X = UU^T): the gradient with respect to U has U's "
+                                           "shape, 2MU."),
+                 (k, d): ("transposed", "You returned the transpose, e.g. U^T M: the gradient "
+                                        "is 2 M U, with M on the left.")}
+        bad = _diagnose(label, name, my_gradient, [A, y, U], ["A", "y", "U"], ref, variants, hints)
+        if bad is not None:
+            if not symmetric and bad.codes[0] == "unsymmetrised-transpose":
+                bad.codes[0] = "unsymmetrised"
+            return bad
+    return Feedback(label, True, ["my_gradient matches the exact gradient for symmetric and "
+                                  "non-symmetric A_i on a 5 x 3 U."])
+
+
+@exercise_check("ex-start-shape")
+def check_start_shape(base, orth, gaus) -> Feedback:
+    r"""Check the three runs of the exercise on the shape of the start.
+
+    Parameters
+    ----------
+    base, orth, gaus : qsense.descent.Run
+        Runs with the same data, :math:`\eta`, number of steps and :math:`\alpha`, started from
+        :math:`U_0 = \alpha I`, :math:`\alpha B` with :math:`B` orthogonal, and :math:`\alpha G`
+        with :math:`G` Gaussian.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``not-a-run``, ``batched``, ``different-steps``, ``different-scale``,
+        ``not-orthogonal-init``, ``not-gaussian-init``, ``orthogonal-differs``, ``no-target``,
+        ``not-recovered``.
+    """
+    label = "ex-start-shape"
+    runs = {"base": base, "orth": orth, "gaus": gaus}
+    for key, run in runs.items():
+        if not all(hasattr(run, a) for a in ("U", "loss", "error")):
+            return _fail(label, "not-a-run", f"{key} is a {type(run).__name__}, expected the Run "
+                                             f"returned by qsense.gradient_descent.")
+        if np.ndim(run.U) != 2:
+            return _fail(label, "batched", f"{key} is a batch of runs: pass one alpha, not an "
+                                           f"array.")
+    if not len(base.loss) == len(orth.loss) == len(gaus.loss):
+        return _fail(label, "different-steps",
+                     "the runs have different numbers of steps "
+                     f"({len(base.loss) - 1}, {len(orth.loss) - 1}, {len(gaus.loss) - 1}): use the "
+                     "same `steps` (and eta) so the runs are comparable.")
+    if not np.isclose(orth.loss[0], base.loss[0], rtol=1e-9):
+        return _fail(label, "different-scale",
+                     "base and orth start from different losses, but alpha*B (B orthogonal) and "
+                     "alpha*I have the same Gram matrix alpha^2 I: use the same alpha (and data).")
+    if np.allclose(orth.U, base.U):
+        return _fail(label, "not-orthogonal-init",
+                     "orth ended at exactly the same U as base: it was not started from a random "
+                     "orthogonal matrix. Pass init=\"orthogonal\" (and a seed).")
+    if np.allclose(gaus.U, base.U) or np.isclose(gaus.loss[0], base.loss[0], rtol=1e-9):
+        return _fail(label, "not-gaussian-init",
+                     "gaus starts from the same Gram matrix as base: pass init=\"gaussian\".")
+    diff = np.abs(orth.X - base.X).max()
+    if diff > 1e-8 * max(1.0, np.abs(base.X).max()):
+        return _fail(label, "orthogonal-differs",
+                     f"orth and base should give the same U U^T to rounding error, but differ by "
+                     f"{diff:.1e}: check that eta, steps and the data (op, y) are the same.")
+    if gaus.error is None:
+        return _fail(label, "no-target", "gaus has no error history: pass target=truth.")
+    if not gaus.error[-1] < 1e-2:
+        return _fail(label, "not-recovered",
+                     f"gaus ends at relative error {gaus.error[-1]:.2g}; with alpha = 1e-3 the "
+                     f"Gaussian start should recover X_star (error < 1e-2). Check alpha.")
+    return Feedback(label, True, [f"orth reproduces base's U U^T (max difference {diff:.0e}) and "
+                                  f"the Gaussian start recovers X_star (error "
+                                  f"{gaus.error[-1]:.0e})."])
+

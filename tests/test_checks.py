@@ -1,0 +1,259 @@
+"""qsense.checks: every check passes a right answer and recognises each mistake it claims to."""
+import re
+
+import numpy as np
+import pytest
+
+import qsense
+from qsense import checks
+
+
+def measure(A, X):
+    return np.einsum("mij,ij->m", A, X)
+
+
+def adjoint(A, r):
+    return np.einsum("m,mij->ij", r, A)
+
+
+def gradient(A, y, U):
+    res = np.einsum("mij,ij->m", A, U @ U.T) - y
+    return np.einsum("m,mij->ij", res, A + A.transpose(0, 2, 1)) @ U / len(y)
+
+
+def gradient_symmetric_only(A, y, U):
+    res = np.einsum("mij,ij->m", A, U @ U.T) - y
+    return 2 * np.einsum("m,mij->ij", res, A) @ U / len(y)
+
+
+def gradient_symmetric_only_transposed(A, y, U):
+    res = np.einsum("mij,ij->m", A, U @ U.T) - y
+    return 2 * np.einsum("m,mji->ij", res, A) @ U / len(y)
+
+
+def gradient_gram(A, y, U):
+    res = np.einsum("mij,ij->m", A, U @ U.T) - y
+    return np.einsum("m,mij->ij", res, A) / len(y)
+
+
+def raises(*args):
+    raise IndexError("boom")
+
+
+def noop(*args):
+    return None
+
+
+def off_by_a_bit(f):
+    return lambda *args: f(*args) + 0.1 * np.ones_like(f(*args))
+
+
+MEASURE_MISTAKES = {
+    "sign": lambda A, X: -measure(A, X),
+    "factor-2-extra": lambda A, X: 2 * measure(A, X),
+    "factor-2-missing": lambda A, X: measure(A, X) / 2,
+    "normalisation": lambda A, X: measure(A, X) / len(A),
+    "matrix-product": lambda A, X: np.einsum("mij,jk->m", A, X),
+    "no-sum": lambda A, X: A * X,
+    "shape": lambda A, X: measure(A, X)[:, None],
+    "swapped-arguments": lambda X, A: measure(A, X),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": off_by_a_bit(measure),
+    "not-callable": np.zeros(3),
+}
+
+ADJOINT_MISTAKES = {
+    "sign": lambda A, r: -adjoint(A, r),
+    "factor-2-extra": lambda A, r: 2 * adjoint(A, r),
+    "factor-2-missing": lambda A, r: adjoint(A, r) / 2,
+    "normalisation": lambda A, r: adjoint(A, r) / len(r),
+    "no-sum": lambda A, r: r[:, None, None] * A,
+    "shape": lambda A, r: adjoint(A, r).ravel(),
+    "swapped-arguments": lambda r, A: adjoint(A, r),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": off_by_a_bit(adjoint),
+    "not-callable": "adjoint",
+}
+
+GRADIENT_MISTAKES = {
+    "sign": lambda A, y, U: -gradient(A, y, U),
+    "factor-2-missing": lambda A, y, U: gradient(A, y, U) / 2,
+    "factor-2-extra": lambda A, y, U: 2 * gradient(A, y, U),
+    "normalisation": lambda A, y, U: len(y) * gradient(A, y, U),
+    "normalisation-extra": lambda A, y, U: gradient(A, y, U) / len(y),
+    "unsymmetrised": gradient_symmetric_only,
+    "gram-gradient": gradient_gram,
+    "transposed": lambda A, y, U: gradient(A, y, U).T,
+    "shape": lambda A, y, U: gradient(A, y, U)[:, :1],
+    "swapped-arguments": lambda A, U, y: gradient(A, y, U),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": off_by_a_bit(gradient),
+    "not-callable": None,
+}
+
+
+def docstring_codes(func):
+    """The diagnosis codes a check's docstring promises."""
+    text = " ".join(func.__doc__.split("Diagnoses:")[1].split())
+    return set(re.findall(r"``([\w-]+)``", text))
+
+
+@pytest.mark.parametrize("check, right", [(checks.check_measure, measure),
+                                          (checks.check_adjoint, adjoint),
+                                          (checks.check_gradient, gradient)])
+def test_a_right_answer_passes_with_a_short_confirmation(check, right):
+    fb = check(right)
+    assert fb.ok and bool(fb) and not fb.codes
+    assert "correct" in str(fb) and len(str(fb)) < 300
+
+
+@pytest.mark.parametrize("check, mistakes", [
+    (checks.check_measure, MEASURE_MISTAKES),
+    (checks.check_adjoint, ADJOINT_MISTAKES),
+    (checks.check_gradient, GRADIENT_MISTAKES),
+], ids=["measure", "adjoint", "gradient"])
+def test_each_mistake_gets_its_diagnosis(check, mistakes):
+    for code, wrong in mistakes.items():
+        fb = check(wrong)
+        assert not fb.ok and not bool(fb), f"{code}: accepted"
+        assert fb.codes == [code], f"{code}: diagnosed as {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40, f"{code}: the message does not explain: {fb}"
+
+
+@pytest.mark.parametrize("check, mistakes", [
+    (checks.check_measure, MEASURE_MISTAKES),
+    (checks.check_adjoint, ADJOINT_MISTAKES),
+    (checks.check_gradient, GRADIENT_MISTAKES),
+], ids=["measure", "adjoint", "gradient"])
+def test_every_promised_diagnosis_is_tested(check, mistakes):
+    assert docstring_codes(check) <= set(mistakes), docstring_codes(check) - set(mistakes)
+
+
+def test_the_transposed_symmetric_only_gradient_is_also_unsymmetrised():
+    fb = checks.check_gradient(gradient_symmetric_only_transposed)
+    assert fb.codes == ["unsymmetrised"] and "A_i + A_i^T" in fb.messages[0]
+
+
+def test_the_factor_2_message_says_where_it_comes_from():
+    msg = str(checks.check_gradient(GRADIENT_MISTAKES["factor-2-missing"]))
+    assert "factor 2" in msg and "twice" in msg
+
+
+def test_the_reference_gradient_matches_finite_differences():
+    """The checks' own notion of the right answer is itself checked against the definition."""
+    rng = np.random.default_rng(0)
+    A, U = rng.standard_normal((6, 4, 4)), rng.standard_normal((4, 3))
+    y = rng.standard_normal(6)
+
+    def f(U):
+        return np.sum((np.einsum("mij,ij->m", A, U @ U.T) - y) ** 2) / (2 * len(y))
+
+    fd = np.zeros_like(U)
+    for idx in np.ndindex(U.shape):
+        E = np.zeros_like(U)
+        E[idx] = 1e-6
+        fd[idx] = (f(U + E) - f(U - E)) / 2e-6
+    ref, _ = checks._gradient_reference(A, y, U)
+    assert np.allclose(ref, fd, rtol=1e-6, atol=1e-8)
+    # ... and with symmetric A_i it is 2MU as qsense computes it.
+    S = (A + A.transpose(0, 2, 1)) / 2
+    op = qsense.DenseOperator(S)
+    _, g = qsense.loss_and_gradient(op, y, U)
+    assert np.allclose(checks._gradient_reference(S, y, U)[0], g)
+
+
+def test_checks_are_registered_under_their_exercise():
+    assert checks.CHECKS["ex-measure"] == [checks.check_measure, checks.check_adjoint]
+    assert checks.CHECKS["ex-gradient-code"] == [checks.check_gradient]
+    assert checks.CHECKS["ex-start-shape"] == [checks.check_start_shape]
+    for label, funcs in checks.CHECKS.items():
+        assert all(f.exercise == label for f in funcs)
+
+
+# --- check_start_shape --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def start_runs():
+    truth = qsense.planted_psd(8, spectrum=[1.0, 0.6], seed=1)
+    op = qsense.GaussianOperator(8, 80, seed=2)
+    y = op.measure(truth.X)
+    kw = dict(eta=0.1, steps=600, alpha=1e-3, target=truth)
+
+    def run(**over):
+        return qsense.gradient_descent(op, y, **{**kw, **over})
+
+    runs = {"base": run(), "orth": run(init="orthogonal", seed=4),
+            "gaus": run(init="gaussian", seed=4)}
+    wrong = {
+        "not-a-run": dict(gaus=runs["gaus"].X),
+        "batched": dict(orth=run(alpha=np.array([1e-3, 1e-2]))),
+        "different-steps": dict(orth=run(init="orthogonal", seed=4, steps=300)),
+        "different-scale": dict(orth=run(init="orthogonal", seed=4, alpha=1e-2)),
+        "not-orthogonal-init": dict(orth=runs["base"]),
+        "not-gaussian-init": dict(gaus=run(init="orthogonal", seed=5)),
+        "orthogonal-differs": dict(orth=run(init="orthogonal", seed=4, eta=0.05)),
+        "no-target": dict(gaus=run(init="gaussian", seed=4, target=None)),
+        "not-recovered": dict(gaus=run(init="gaussian", seed=4, alpha=1.0)),
+    }
+    return runs, wrong
+
+
+def test_start_shape_right_answer_passes(start_runs):
+    runs, _ = start_runs
+    fb = checks.check_start_shape(runs["base"], runs["orth"], runs["gaus"])
+    assert fb.ok, fb
+
+
+def test_start_shape_each_mistake_gets_its_diagnosis(start_runs):
+    runs, wrong = start_runs
+    assert docstring_codes(checks.check_start_shape) <= set(wrong)
+    for code, replace in wrong.items():
+        args = {**runs, **replace}
+        fb = checks.check_start_shape(args["base"], args["orth"], args["gaus"])
+        assert not fb.ok and fb.codes == [code], f"{code}: got {fb.codes}: {fb}"
+
+
+def test_the_checks_module_uses_no_eval_and_no_network():
+    src = open(checks.__file__).read()
+    for word in ("eval(", "exec(", "urllib", "requests", "socket", "import http"):
+        assert word not in src
+
+
+# --- qsense.quiz ---------------------------------------------------------------------------
+
+def test_quiz_questions_are_validated():
+    from qsense import quiz
+    mc = quiz.multiple_choice("Q?", [("a", True, "yes"), ("b", False, "no")])
+    assert mc["type"] == "multiple_choice" and [a["correct"] for a in mc["answers"]] == [True, False]
+    num = quiz.numeric("N?", value=3.0, tol=0.5)
+    assert num["answers"][0]["range"] == [2.5, 3.5]
+    with pytest.raises(ValueError, match="no answer is marked correct"):
+        quiz.multiple_choice("Q?", [("a", False, "x"), ("b", False, "y")])
+    with pytest.raises(TypeError, match="explanation"):
+        quiz.multiple_choice("Q?", [("a", True, ""), ("b", False, "y")])
+    with pytest.raises(ValueError, match="tol"):
+        quiz.numeric("N?", value=1, tol=-1)
+    with pytest.raises(TypeError, match="value"):
+        quiz.numeric("N?", value="3")
+    with pytest.raises(ValueError, match="empty"):
+        quiz.show([])
+
+
+def test_quiz_output_is_self_contained(monkeypatch):
+    """The quiz is embedded HTML + JavaScript: no URL is fetched and the questions are inline."""
+    import jupyterquiz.dynamic.display as jqd
+    from qsense import quiz
+    shown = []
+    monkeypatch.setattr(jqd, "display", lambda obj: shown.append(obj))
+    quiz.show([quiz.numeric("How many free entries?", value=465)])
+    html, js = shown[0].data, shown[1].data
+    assert "<style>" in html
+    assert "How many free entries?" in js and "465" in js
+    # The only address in the script is jupyterquiz's fallback that loads MathJax when the page
+    # has none; the course pages load MathJax themselves.
+    urls = set(re.findall(r"https?://[^'\"\s)]+", js))
+    assert urls <= {"https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js"}, urls
+    assert "fetch(" not in js and "XMLHttpRequest" not in js
