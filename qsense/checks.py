@@ -395,3 +395,225 @@ def check_start_shape(base, orth, gaus) -> Feedback:
                                   f"the Gaussian start recovers X_star (error "
                                   f"{gaus.error[-1]:.0e})."])
 
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 2 (the restricted isometry property): exercise ex-rip-own-search
+
+__all__ += ["check_rip_ratio", "check_rip_search"]
+
+
+def _rip_test_problems():
+    """Two small Gaussian operators and non-unit start vectors (fixed seeds)."""
+    from .sensing import GaussianOperator  # local import: checks needs nothing else from qsense
+    problems = []
+    for seed, d, m, norm in [(31, 6, 40, 1.7), (32, 5, 25, 0.6)]:
+        op = GaussianOperator(d, m, seed=seed)
+        v = np.random.default_rng(seed + 100).standard_normal(d)
+        problems.append((op, v * norm / np.linalg.norm(v)))
+    return problems
+
+
+def _rip_ratio_reference(op, v):
+    X = np.outer(v, v)
+    return float(np.mean(op.measure(X) ** 2) / np.sum(X * X))
+
+
+@exercise_check("ex-rip-own-search")
+def check_rip_ratio(my_ratio) -> Feedback:
+    r"""Check ``my_ratio(op, v)`` :math:`= \rho(vv^\top) =
+    \frac{\frac1m\sum_i \langle A_i, vv^\top\rangle^2}{\|vv^\top\|_F^2}`.
+
+    Tested on two Gaussian operators with start vectors of norm 1.7 and 0.6, so that a missing
+    normalisation by :math:`\|vv^\top\|_F^2 = \|v\|^4` shows.
+
+    Parameters
+    ----------
+    my_ratio : callable
+        Takes a sensing operator ``op`` (:math:`\mathcal A`, with ``op.measure``) and a vector
+        ``v`` of shape (d,) (:math:`v \neq 0`, any norm) and returns the number
+        :math:`\rho(vv^\top)`.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``no-mean``, ``shape``, ``normalisation``, ``not-normalised``,
+        ``half-normalised``, ``not-squared``, ``square-root``, ``deviation``, ``not-callable``,
+        ``swapped-arguments``, ``exception``, ``returned-none``, ``wrong-values``.
+    """
+    label, name = "ex-rip-own-search", "my_ratio"
+    bad = _require_callable(label, my_ratio, name)
+    if bad is not None:
+        return bad
+    for op, v in _rip_test_problems():
+        ref = np.asarray(_rip_ratio_reference(op, v))
+        n2, m = float(v @ v), op.m
+        meas = op.measure(np.outer(v, v))
+        variants = {
+            "normalisation": (m * ref, "the ratio is m times too large: you summed the squared "
+                                       "measurements. rho averages them: (1/m) sum_i "
+                                       "<A_i, vv^T>^2, e.g. np.mean(op.measure(X) ** 2)."),
+            "not-normalised": (ref * n2 ** 2, "the ratio is not divided by ||vv^T||_F^2 = ||v||^4: "
+                                              "right for a unit v only. The check uses a v of norm "
+                                              "different from 1; divide by np.sum(X * X)."),
+            "half-normalised": (ref * n2, "you divided by ||v||^2 = ||vv^T||_F, but rho divides by "
+                                          "the SQUARED Frobenius norm ||vv^T||_F^2 = ||v||^4."),
+            "not-squared": (np.asarray(np.mean(meas) / n2),
+                            "you averaged the measurements <A_i, vv^T> themselves, which can cancel "
+                            "out. rho averages their SQUARES: "
+                            "np.mean(op.measure(X) ** 2) / np.sum(X * X)."),
+            "square-root": (np.sqrt(ref), "you returned the square root of the ratio, "
+                                          "||A(X)|| / (sqrt(m) ||X||_F). rho compares SQUARED "
+                                          "lengths: drop the square root."),
+            "deviation": (ref - 1, "you returned rho - 1 (the deviation that delta bounds), not "
+                                   "the ratio rho itself: drop the '- 1'."),
+        }
+        hints = {(m,): ("no-mean", "You returned the m squared measurements (or measurements): "
+                                   "average them with np.mean and divide by ||vv^T||_F^2."),
+                 (m, 1): ("no-mean", "You returned one number per measurement: average them.")}
+        bad = _diagnose(label, name, my_ratio, [op, v], ["op", "v"], ref, variants, hints)
+        if bad is not None:
+            return bad
+    return Feedback(label, True, ["my_ratio matches rho(vv^T) on two Gaussian operators, for "
+                                  "vectors of norm 1.7 and 0.6."])
+
+
+def _rip_search_reference(op, v, steps, pick="top"):
+    """The power-type iteration of ex-rip-own-search, and its usual wrong variants (``pick``)."""
+    for _ in range(steps):
+        N_vv = op.adjoint(op.measure(np.outer(v, v))) / op.m
+        lam, vecs = np.linalg.eigh(N_vv)
+        if pick == "top":
+            v = vecs[:, -1]
+        elif pick == "magnitude":
+            v = vecs[:, np.argmax(np.abs(lam))]
+        elif pick == "smallest":
+            v = vecs[:, 0]
+        elif pick == "row":
+            v = vecs[-1]
+        else:
+            raise ValueError(f"pick: unknown variant {pick!r}")
+    return v / np.linalg.norm(v)
+
+
+def _same_direction(u, w) -> bool:
+    return abs(abs(float(u @ w)) - 1.0) < 1e-8
+
+
+@exercise_check("ex-rip-own-search")
+def check_rip_search(my_search) -> Feedback:
+    r"""Check ``my_search(op, v, steps)``: ``steps`` power-type steps
+    :math:`v \leftarrow` top eigenvector of :math:`\mathcal N(vv^\top)`,
+    :math:`\mathcal N = \frac1m\mathcal A^*\mathcal A`, returning the final unit vector.
+
+    Compared, up to the sign of the eigenvector, with the iteration from the same (non-unit) start
+    after 3 steps on one Gaussian operator and 2 on another. Taking the eigenvector of the
+    eigenvalue of largest magnitude is accepted too (it is the truncated power step of
+    ``qsense.rip.estimate_rip``).
+
+    Parameters
+    ----------
+    my_search : callable
+        Takes ``op`` (:math:`\mathcal A`, with ``op.measure``, ``op.adjoint``, ``op.m``), a start
+        ``v`` of shape (d,) and an int ``steps``; returns the unit vector :math:`v` after
+        ``steps`` steps, shape (d,).
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``returned-matrix``, ``shape``, ``not-finite``, ``not-unit``, ``no-steps``,
+        ``return-in-loop``, ``off-by-one``, ``smallest-eigenvector``, ``eigenvector-row``,
+        ``not-ascent``, ``not-callable``, ``swapped-arguments``, ``exception``,
+        ``returned-none``, ``wrong-values``.
+    """
+    label, name = "ex-rip-own-search", "my_search"
+    bad = _require_callable(label, my_search, name)
+    if bad is not None:
+        return bad
+    for (op, v0), steps in zip(_rip_test_problems(), (3, 2)):
+        d = op.d
+        refs = [_rip_search_reference(op, v0, steps, pick) for pick in ("top", "magnitude")]
+        out, exc = _call(my_search, [op, v0.copy(), steps])
+        if exc is None and out is None:
+            return _fail(label, "returned-none",
+                         f"{name} returned None: is the `return v` statement missing (or "
+                         f"indented wrongly)?")
+        if exc is not None:
+            args = {"op": op, "v": v0, "steps": steps}
+            for perm in permutations(args):
+                if perm == tuple(args):
+                    continue
+                alt, alt_exc = _call(my_search, [np.copy(args[k]) if k == "v" else args[k]
+                                                 for k in perm])
+                if (alt_exc is None and alt is not None and alt.shape == (d,)
+                        and np.isclose(np.linalg.norm(alt), 1)
+                        and any(_same_direction(alt, ref) for ref in refs)):
+                    return _fail(label, "swapped-arguments",
+                                 f"{name} gives the right result when called as "
+                                 f"{name}({', '.join(perm)}), but the exercise calls it as "
+                                 f"{name}(op, v, steps). Put the parameters in that order in "
+                                 f"the `def` line.")
+            return _fail(label, "exception",
+                         f"calling {name}(op, v, steps) raised {type(exc).__name__}: {exc}. Run "
+                         f"one step by hand on op = GaussianOperator(6, 40, seed=0) and print "
+                         f"the shape of each intermediate (np.outer(v, v) is d x d, "
+                         f"op.measure of it has m entries, op.adjoint of those is d x d).")
+        if out.shape == (d, d):
+            return _fail(label, "returned-matrix",
+                         f"{name} returned a {d} x {d} matrix (N(vv^T), or vv^T): return the "
+                         f"vector v itself, shape ({d},), e.g. a column vecs[:, -1] of eigh.")
+        if out.shape != (d,):
+            return _fail(label, "shape",
+                         f"{name} returned shape {out.shape}, expected ({d},): one vector. Use "
+                         f".ravel() if you built it as a column or row.")
+        if not np.all(np.isfinite(out)):
+            return _fail(label, "not-finite", f"{name} returned NaN or infinite entries: is a "
+                                              f"vector divided by a zero norm somewhere?")
+        norm = np.linalg.norm(out)
+        if norm == 0:
+            return _fail(label, "not-finite", f"{name} returned the zero vector.")
+        u = out / norm
+        if any(_same_direction(u, ref) for ref in refs):
+            if abs(norm - 1) > 1e-8:
+                return _fail(label, "not-unit",
+                             f"the direction is right but the vector has norm {norm:.3g}: return "
+                             f"v / np.linalg.norm(v), a unit vector (rho(vv^T) of a unit v is "
+                             f"then just the mean of the squared measurements).")
+            continue
+        start = v0 / np.linalg.norm(v0)
+        wrong = [
+            ("no-steps", start,
+             f"{name} returns the start itself (normalised): the loop never changed v. Inside the "
+             f"loop assign the new vector to v (v = vecs[:, -1]), and loop `steps` times."),
+            ("return-in-loop", _rip_search_reference(op, v0, 1),
+             f"{name} stops after ONE step whatever `steps` is: the `return` is probably indented "
+             f"inside the for loop. Move it out of the loop."),
+            ("off-by-one", _rip_search_reference(op, v0, steps - 1),
+             f"{name} takes one step too few: loop with `for _ in range(steps)`."),
+            ("off-by-one", _rip_search_reference(op, v0, steps + 1),
+             f"{name} takes one step too many: loop with `for _ in range(steps)`."),
+            ("smallest-eigenvector", _rip_search_reference(op, v0, steps, "smallest"),
+             "you took the eigenvector of the SMALLEST eigenvalue: np.linalg.eigh sorts "
+             "eigenvalues in ascending order, so the top one is the last, vecs[:, -1]."),
+            ("eigenvector-row", _rip_search_reference(op, v0, steps, "row"),
+             "you took a ROW of the eigenvector matrix (vecs[-1]): np.linalg.eigh returns the "
+             "eigenvectors as COLUMNS, so the top one is vecs[:, -1]. Check with "
+             "N @ v = lam[-1] * v."),
+        ]
+        for code, w, message in wrong:
+            if _same_direction(u, w):
+                return _fail(label, code, message)
+        if _rip_ratio_reference(op, u) < _rip_ratio_reference(op, start) - 1e-12:
+            return _fail(label, "not-ascent",
+                         f"your vector has a LOWER ratio ({_rip_ratio_reference(op, u):.3f}) than "
+                         f"the start ({_rip_ratio_reference(op, start):.3f}), but each step can "
+                         f"only raise it. Print rho(vv^T) after every step: it must never fall. "
+                         f"Check that you use N(vv^T) = op.adjoint(op.measure(np.outer(v, v))) / "
+                         f"op.m and its top eigenvector.")
+        return _fail(label, "wrong-values",
+                     f"{name} returns a unit vector that is not the iterate of the exercise, and "
+                     f"none of the usual mistakes explains it. Do one step by hand: compute "
+                     f"N = op.adjoint(op.measure(np.outer(v, v))) / op.m, then "
+                     f"lam, vecs = np.linalg.eigh(N) and take vecs[:, -1].")
+    return Feedback(label, True, ["my_search reproduces the power-type iteration (3 and 2 steps, "
+                                  "two Gaussian operators), up to the eigenvectors' sign."])

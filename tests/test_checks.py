@@ -257,3 +257,145 @@ def test_quiz_output_is_self_contained(monkeypatch):
     urls = set(re.findall(r"https?://[^'\"\s)]+", js))
     assert urls <= {"https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js"}, urls
     assert "fetch(" not in js and "XMLHttpRequest" not in js
+
+
+# --- chapter 2: ex-rip-own-search (check_rip_ratio, check_rip_search) ----------------------
+
+def rip_ratio(op, v):
+    X = np.outer(v, v)
+    return np.mean(op.measure(X) ** 2) / np.sum(X * X)
+
+
+def rip_search(op, v, steps):
+    for _ in range(steps):
+        lam, vecs = np.linalg.eigh(op.adjoint(op.measure(np.outer(v, v))) / op.m)
+        v = vecs[:, -1]
+    return v / np.linalg.norm(v)
+
+
+def rip_search_magnitude(op, v, steps):
+    for _ in range(steps):
+        lam, vecs = np.linalg.eigh(op.adjoint(op.measure(np.outer(v, v))) / op.m)
+        v = vecs[:, np.argmax(np.abs(lam))]
+    return v / np.linalg.norm(v)
+
+
+def rip_search_variant(pick, shift=0):
+    def search(op, v, steps):
+        return checks._rip_search_reference(op, v, steps + shift, pick)
+    return search
+
+
+def rip_search_return_in_loop(op, v, steps):
+    for _ in range(steps):
+        lam, vecs = np.linalg.eigh(op.adjoint(op.measure(np.outer(v, v))) / op.m)
+        v = vecs[:, -1]
+        return v
+
+
+def rip_search_no_update(op, v, steps):
+    for _ in range(steps):
+        lam, vecs = np.linalg.eigh(op.adjoint(op.measure(np.outer(v, v))) / op.m)
+        w = vecs[:, -1]  # noqa: F841  (computed, never assigned to v)
+    return v / np.linalg.norm(v)
+
+
+RIP_RATIO_MISTAKES = {
+    "normalisation": lambda op, v: np.sum(op.measure(np.outer(v, v)) ** 2) / np.sum(v * v) ** 2,
+    "not-normalised": lambda op, v: np.mean(op.measure(np.outer(v, v)) ** 2),
+    "half-normalised": lambda op, v: np.mean(op.measure(np.outer(v, v)) ** 2) / np.sum(v * v),
+    "not-squared": lambda op, v: np.mean(op.measure(np.outer(v, v))) / np.sum(v * v),
+    "square-root": lambda op, v: np.sqrt(rip_ratio(op, v)),
+    "deviation": lambda op, v: rip_ratio(op, v) - 1,
+    "no-mean": lambda op, v: op.measure(np.outer(v, v)) ** 2 / np.sum(v * v) ** 2,
+    "shape": lambda op, v: np.full(2, rip_ratio(op, v)),
+    "swapped-arguments": lambda v, op: rip_ratio(op, v),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": lambda op, v: 1.1 * rip_ratio(op, v),
+    "not-callable": 1.0,
+}
+
+RIP_SEARCH_MISTAKES = {
+    "returned-matrix": lambda op, v, s: np.outer(rip_search(op, v, s), rip_search(op, v, s)),
+    "shape": lambda op, v, s: rip_search(op, v, s)[:, None],
+    "not-finite": lambda op, v, s: rip_search(op, v, s) * np.nan,
+    "not-unit": lambda op, v, s: 2 * rip_search(op, v, s),
+    "no-steps": rip_search_no_update,
+    "return-in-loop": rip_search_return_in_loop,
+    "off-by-one": rip_search_variant("top", -1),
+    "smallest-eigenvector": rip_search_variant("smallest"),
+    "eigenvector-row": rip_search_variant("row"),
+    "not-ascent": rip_search_variant("smallest", 2),
+    "wrong-values": rip_search_variant("top", 3),
+    "swapped-arguments": lambda op, s, v: rip_search(op, v, s),
+    "exception": lambda op, v, s: op.measure(v),
+    "returned-none": noop,
+    "not-callable": "my_search",
+}
+
+
+@pytest.mark.parametrize("check, right", [(checks.check_rip_ratio, rip_ratio),
+                                          (checks.check_rip_search, rip_search),
+                                          (checks.check_rip_search, rip_search_magnitude)],
+                         ids=["ratio", "search", "search-magnitude"])
+def test_rip_checks_pass_a_right_answer(check, right):
+    fb = check(right)
+    assert fb.ok and bool(fb) and not fb.codes, fb
+    assert "correct" in str(fb) and len(str(fb)) < 300
+
+
+@pytest.mark.parametrize("check, mistakes", [(checks.check_rip_ratio, RIP_RATIO_MISTAKES),
+                                             (checks.check_rip_search, RIP_SEARCH_MISTAKES)],
+                         ids=["ratio", "search"])
+def test_rip_checks_diagnose_each_mistake(check, mistakes):
+    assert docstring_codes(check) <= set(mistakes), docstring_codes(check) - set(mistakes)
+    for code, wrong in mistakes.items():
+        fb = check(wrong)
+        assert not fb.ok and not bool(fb), f"{code}: accepted"
+        assert fb.codes == [code], f"{code}: diagnosed as {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40, f"{code}: the message does not explain: {fb}"
+
+
+def test_rip_search_off_by_one_is_recognised_both_ways():
+    fb = checks.check_rip_search(rip_search_variant("top", +1))
+    assert fb.codes == ["off-by-one"] and "too many" in fb.messages[0]
+
+
+def test_rip_search_check_does_not_let_the_answer_change_its_start():
+    """An answer that normalises v in place must not corrupt the check's test vectors."""
+    def in_place(op, v, steps):
+        v /= np.linalg.norm(v)
+        return rip_search(op, v, steps)
+    assert checks.check_rip_search(in_place)
+    assert checks.check_rip_search(rip_search)
+
+
+def test_rip_references_agree_with_qsense_and_the_definition():
+    """The checks' notion of the right answer is itself checked."""
+    from qsense import rip
+    for op, v in checks._rip_test_problems():
+        X = np.outer(v, v)
+        # the ratio equals qsense.rip.isometry_ratio and the definition, summed by hand
+        by_hand = sum(np.sum(A * X) ** 2 for A in op.matrices()) / op.m / np.sum(X * X)
+        assert np.isclose(checks._rip_ratio_reference(op, v), rip.isometry_ratio(op, X))
+        assert np.isclose(checks._rip_ratio_reference(op, v), by_hand)
+        # each step of the reference search is an eigenvector of N(vv^T) and never lowers rho
+        u, rho = v / np.linalg.norm(v), [checks._rip_ratio_reference(op, v)]
+        for _ in range(5):
+            w = checks._rip_search_reference(op, u, 1)
+            N = op.normal(np.outer(u, u))
+            assert np.allclose(N @ w, (w @ N @ w) * w)
+            assert np.isclose(w @ N @ w, np.linalg.eigvalsh(N).max())
+            u = w
+            rho.append(checks._rip_ratio_reference(op, u))
+        assert np.all(np.diff(rho) >= -1e-12), rho
+        # the wrong variants are really different from the right one on the test problems
+        for pick in ("smallest", "row"):
+            alt = checks._rip_search_reference(op, v, 3, pick)
+            assert not checks._same_direction(alt, checks._rip_search_reference(op, v, 3))
+
+
+def test_rip_checks_are_registered_under_their_exercise():
+    assert checks.CHECKS["ex-rip-own-search"] == [checks.check_rip_ratio, checks.check_rip_search]
+    assert {"check_rip_ratio", "check_rip_search"} <= set(checks.__all__)
