@@ -617,3 +617,183 @@ def check_rip_search(my_search) -> Feedback:
                      f"lam, vecs = np.linalg.eigh(N) and take vecs[:, -1].")
     return Feedback(label, True, ["my_search reproduces the power-type iteration (3 and 2 steps, "
                                   "two Gaussian operators), up to the eigenvectors' sign."])
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 5: quadratic-activation networks (exercise ex-quad-forward)
+
+def _quad_problem(seed, n, d, k):
+    """Inputs x (n, d), a student U (d, k) and labels of a width-2 teacher."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    U = 0.5 * rng.standard_normal((d, k))
+    teacher = rng.standard_normal((d, 2))
+    y = np.sum((x @ teacher) ** 2, axis=1)
+    return x, U, y
+
+
+def _quad_dense_note(func, args, n, d):
+    """A note when ``func(*args)`` allocates an n x d x d array (allowed, but costly)."""
+    import tracemalloc
+    was_tracing = tracemalloc.is_tracing()  # someone else's tracing is left running
+    if was_tracing:
+        tracemalloc.reset_peak()
+    else:
+        tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        func(*args)
+        _, peak = tracemalloc.get_traced_memory()
+        peak -= before
+    except Exception:  # the answer has already been run once; its errors are reported elsewhere
+        return None
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    dense = n * d * d * 8
+    if peak < dense / 2:
+        return None
+    return (f"it is right, but it allocated about {peak / 2**20:.1f} MB for n = {n}, d = {d}: it "
+            f"seems to build the n x d x d stack x_i x_i^T (or n copies of a d x d matrix). That "
+            f"costs O(n d^2) memory and time; with P = x @ U everything is O(n d k): look for "
+            f"np.outer, np.einsum('ni,nj->nij', ...) or x[:, :, None] * x[:, None, :].")
+
+
+@exercise_check("ex-quad-forward")
+def check_quad_predict(my_predict) -> Feedback:
+    r"""Check ``my_predict(U, x)`` :math:`= \bigl(\sum_j (u_j^\top x_i)^2\bigr)_{i=1}^n`.
+
+    The output of the quadratic-activation network of chapter 5 on the rows :math:`x_i` of ``x``.
+    Building the :math:`n\times d\times d` stack :math:`x_ix_i^\top` is accepted (the values are
+    right) but the feedback then notes its cost (measured with ``tracemalloc``).
+
+    Parameters
+    ----------
+    my_predict : callable
+        Takes the weights ``U`` (d, k) (:math:`U`, hidden unit :math:`u_j` in column j) and the
+        inputs ``x`` (n, d) (rows :math:`x_i`) and returns :math:`\hat y` of shape (n,).
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``no-square``, ``square-of-sum``, ``norm-not-squared``, ``factor-2-extra``,
+        ``no-sum``, ``wrong-axis``, ``shape``, ``not-callable``, ``swapped-arguments``,
+        ``exception``, ``returned-none``, ``wrong-values``.
+    """
+    label, name = "ex-quad-forward", "my_predict"
+    bad = _require_callable(label, my_predict, name)
+    if bad is not None:
+        return bad
+    for seed, n, d, k in [(50, 9, 5, 3), (51, 7, 4, 6)]:
+        x, U, _ = _quad_problem(seed, n, d, k)
+        P = x @ U
+        ref = np.sum(P ** 2, axis=1)
+        variants = {
+            "no-square": (P.sum(axis=1), "the outputs are sum_j u_j^T x_i: the activation "
+                                         "sigma(z) = z^2 is missing. Square each unit's "
+                                         "pre-activation (x @ U)**2 before summing over units."),
+            "square-of-sum": (P.sum(axis=1) ** 2,
+                              "you squared after summing over the units, (sum_j u_j^T x_i)^2. "
+                              "The network squares each unit, then sums: "
+                              "sum_j (u_j^T x_i)^2 = ((x @ U)**2).sum(axis=1)."),
+            "norm-not-squared": (np.sqrt(ref), "the outputs are ||U^T x_i||, the norm of row i "
+                                               "of x @ U; the output is its SQUARED norm "
+                                               "(np.linalg.norm(..., axis=1) needs **2)."),
+            "factor-2-extra": (2 * ref, "every output is twice too large: the network has no "
+                                        "factor 2 (that appears only in the gradient)."),
+        }
+        hints = {(n, k): ("no-sum", "You returned the n x k unit outputs (u_j^T x_i)^2: sum "
+                                    "them over the units (axis=1)."),
+                 (k,): ("wrong-axis", "You summed over the examples (axis 0) instead of the "
+                                      "units (axis 1): there is one output per row x_i."),
+                 (n, 1): ("shape", "Return a flat vector of length n (use .ravel())."),
+                 (): ("shape", "You returned a single number: there is one output per input "
+                               "x_i.")}
+        bad = _diagnose(label, name, my_predict, [U, x], ["U", "x"], ref, variants, hints)
+        if bad is not None:
+            return bad
+    messages = ["my_predict matches sum_j (u_j^T x_i)^2 on two random networks (k < d and "
+                "k > d)."]
+    x, U, _ = _quad_problem(52, 200, 40, 2)
+    note = _quad_dense_note(my_predict, [U, x], 200, 40)
+    if note:
+        messages.append(note)
+    return Feedback(label, True, messages)
+
+
+def _quad_gradient_reference(U, x, y):
+    P = x @ U
+    res = np.sum(P ** 2, axis=1) - y
+    return (2 / len(y)) * x.T @ (res[:, None] * P), P, res
+
+
+@exercise_check("ex-quad-forward")
+def check_quad_gradient(my_gradient) -> Feedback:
+    r"""Check ``my_gradient(U, x, y)`` :math:`= \nabla L(U) = \frac2n\sum_i r_ix_ix_i^\top U`,
+    :math:`r_i = \hat y(x_i) - y_i`, for :math:`L(U) = \frac1{2n}\sum_i(\hat y(x_i) - y_i)^2`.
+
+    Tested on a rectangular :math:`U` (k differs from d and from n) so that a transpose or the
+    gradient with respect to :math:`X = UU^\top` shows up as a wrong shape. Building the
+    :math:`n\times d\times d` stack is accepted, with a note on its cost.
+
+    Parameters
+    ----------
+    my_gradient : callable
+        Takes ``U`` (d, k), the inputs ``x`` (n, d) and the labels ``y`` (n,) and returns
+        :math:`\nabla L(U)`, shape (d, k).
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``sign``, ``factor-2-missing``, ``factor-2-extra``, ``normalisation``,
+        ``normalisation-extra``, ``no-square``, ``gram-gradient``, ``transposed``, ``shape``,
+        ``not-callable``, ``swapped-arguments``, ``exception``, ``returned-none``,
+        ``wrong-values``.
+    """
+    label, name = "ex-quad-forward", "my_gradient"
+    bad = _require_callable(label, my_gradient, name)
+    if bad is not None:
+        return bad
+    for seed, n, d, k in [(60, 11, 5, 3), (61, 8, 4, 6)]:
+        x, U, y = _quad_problem(seed, n, d, k)
+        ref, P, res = _quad_gradient_reference(U, x, y)
+        unsquared = (2 / n) * x.T @ ((P.sum(axis=1) - y)[:, None] * P)
+        variants = {
+            "sign": (-ref, "the gradient has the wrong sign. The residual is r_i = yhat_i - y_i "
+                           "(prediction minus label), and the check wants the gradient itself, "
+                           "not the step -eta * gradient."),
+            "factor-2-missing": (ref / 2, "the gradient is half the right size: the factor 2 is "
+                                          "missing. Each unit's output (u_j^T x)^2 has derivative "
+                                          "2 (u_j^T x) x, so grad L = (2/n) x^T (r * (x U))."),
+            "factor-2-extra": (2 * ref, "the gradient is twice too large: the 1/2 of the loss "
+                                        "cancels the 2 of the square's derivative, leaving one "
+                                        "factor 2 from the activation: (2/n) x^T (r * (x U))."),
+            "normalisation": (n * ref, "the gradient is n times too large: the 1/n of the loss "
+                                       "is missing (average over the examples, do not sum)."),
+            "normalisation-extra": (ref / n, "the gradient is n times too small: you divided by "
+                                             "n twice."),
+            "no-square": (unsquared, "the residuals use unsquared outputs sum_j u_j^T x_i: "
+                                     "compute yhat_i = sum_j (u_j^T x_i)^2 (square, then sum) "
+                                     "before subtracting y_i. Compare your residuals with "
+                                     "quadratic.predict(U, x) - y."),
+        }
+        hints = {(d, d): ("gram-gradient", "A d x d result is M = (1/n) sum_i r_i x_i x_i^T, "
+                                           "the gradient with respect to X = UU^T. The gradient "
+                                           "with respect to U has U's shape: 2 M U."),
+                 (k, d): ("transposed", "You returned the transpose, e.g. (x U)^T (r * x): "
+                                        "the result is x^T (r * (x U)), of shape (d, k)."),
+                 (n, k): ("shape", "An n x k result has not been summed over the examples: "
+                                   "multiply by x^T on the left, x.T @ (r[:, None] * (x @ U))."),
+                 (d,): ("shape", "A vector of length d: the gradient is a d x k matrix, one "
+                                 "column per hidden unit. Keep the (n, k) array x @ U.")}
+        bad = _diagnose(label, name, my_gradient, [U, x, y], ["U", "x", "y"], ref, variants,
+                        hints)
+        if bad is not None:
+            return bad
+    messages = ["my_gradient matches (2/n) x^T (r * (x U)) on two random networks (k < d and "
+                "k > d)."]
+    x, U, y = _quad_problem(62, 200, 40, 2)
+    note = _quad_dense_note(my_gradient, [U, x, y], 200, 40)
+    if note:
+        messages.append(note)
+    return Feedback(label, True, messages)

@@ -399,3 +399,128 @@ def test_rip_references_agree_with_qsense_and_the_definition():
 def test_rip_checks_are_registered_under_their_exercise():
     assert checks.CHECKS["ex-rip-own-search"] == [checks.check_rip_ratio, checks.check_rip_search]
     assert {"check_rip_ratio", "check_rip_search"} <= set(checks.__all__)
+
+
+# --- chapter 5: check_quad_predict, check_quad_gradient (exercise ex-quad-forward) ---------
+
+def quad_predict(U, x):
+    return np.sum((x @ U) ** 2, axis=1)
+
+
+def quad_gradient(U, x, y):
+    P = x @ U
+    return (2 / len(y)) * x.T @ ((np.sum(P ** 2, axis=1) - y)[:, None] * P)
+
+
+def quad_predict_dense(U, x):
+    """Right, but through the n x d x d stack x_i x_i^T."""
+    return np.einsum("nij,ij->n", np.einsum("ni,nj->nij", x, x), U @ U.T)
+
+
+def quad_gradient_dense(U, x, y):
+    A = np.einsum("ni,nj->nij", x, x)
+    res = np.einsum("nij,ij->n", A, U @ U.T) - y
+    return 2 * np.einsum("n,nij->ij", res, A) @ U / len(y)
+
+
+def quad_gradient_unsquared(U, x, y):
+    P = x @ U
+    return (2 / len(y)) * x.T @ ((P.sum(axis=1) - y)[:, None] * P)
+
+
+def quad_gradient_gram(U, x, y):
+    res = quad_predict(U, x) - y
+    return x.T @ (res[:, None] * x) / len(y)
+
+
+QUAD_PREDICT_MISTAKES = {
+    "no-square": lambda U, x: (x @ U).sum(axis=1),
+    "square-of-sum": lambda U, x: (x @ U).sum(axis=1) ** 2,
+    "norm-not-squared": lambda U, x: np.linalg.norm(x @ U, axis=1),
+    "factor-2-extra": lambda U, x: 2 * quad_predict(U, x),
+    "no-sum": lambda U, x: (x @ U) ** 2,
+    "wrong-axis": lambda U, x: np.sum((x @ U) ** 2, axis=0),
+    "shape": lambda U, x: quad_predict(U, x)[:, None],
+    "swapped-arguments": lambda x, U: quad_predict(U, x),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": off_by_a_bit(quad_predict),
+    "not-callable": np.ones(4),
+}
+
+QUAD_GRADIENT_MISTAKES = {
+    "sign": lambda U, x, y: -quad_gradient(U, x, y),
+    "factor-2-missing": lambda U, x, y: quad_gradient(U, x, y) / 2,
+    "factor-2-extra": lambda U, x, y: 2 * quad_gradient(U, x, y),
+    "normalisation": lambda U, x, y: len(y) * quad_gradient(U, x, y),
+    "normalisation-extra": lambda U, x, y: quad_gradient(U, x, y) / len(y),
+    "no-square": quad_gradient_unsquared,
+    "gram-gradient": quad_gradient_gram,
+    "transposed": lambda U, x, y: quad_gradient(U, x, y).T,
+    "shape": lambda U, x, y: (quad_predict(U, x) - y)[:, None] * (x @ U),
+    "swapped-arguments": lambda U, y, x: quad_gradient(U, x, y),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": off_by_a_bit(quad_gradient),
+    "not-callable": "gradient",
+}
+
+
+@pytest.mark.parametrize("check, right", [(checks.check_quad_predict, quad_predict),
+                                          (checks.check_quad_gradient, quad_gradient)],
+                         ids=["quad-predict", "quad-gradient"])
+def test_quad_right_answer_passes_with_a_short_confirmation(check, right):
+    fb = check(right)
+    assert fb.ok and bool(fb) and not fb.codes
+    assert "correct" in str(fb) and len(str(fb)) < 300
+    assert "MB" not in str(fb)  # the matrix-free answer gets no note on memory
+
+
+@pytest.mark.parametrize("check, mistakes", [
+    (checks.check_quad_predict, QUAD_PREDICT_MISTAKES),
+    (checks.check_quad_gradient, QUAD_GRADIENT_MISTAKES),
+], ids=["quad-predict", "quad-gradient"])
+def test_quad_each_mistake_gets_its_diagnosis(check, mistakes):
+    for code, wrong in mistakes.items():
+        fb = check(wrong)
+        assert not fb.ok and not bool(fb), f"{code}: accepted"
+        assert fb.codes == [code], f"{code}: diagnosed as {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40, f"{code}: the message does not explain: {fb}"
+
+
+@pytest.mark.parametrize("check, mistakes", [
+    (checks.check_quad_predict, QUAD_PREDICT_MISTAKES),
+    (checks.check_quad_gradient, QUAD_GRADIENT_MISTAKES),
+], ids=["quad-predict", "quad-gradient"])
+def test_quad_every_promised_diagnosis_is_tested(check, mistakes):
+    assert docstring_codes(check) <= set(mistakes), docstring_codes(check) - set(mistakes)
+
+
+@pytest.mark.parametrize("check, dense", [(checks.check_quad_predict, quad_predict_dense),
+                                          (checks.check_quad_gradient, quad_gradient_dense)],
+                         ids=["quad-predict", "quad-gradient"])
+def test_quad_dense_answer_is_accepted_with_a_note_on_its_cost(check, dense):
+    fb = check(dense)
+    assert fb.ok and not fb.codes, fb
+    assert len(fb.messages) == 2 and "n x d x d" in fb.messages[1] and "O(n d k)" in fb.messages[1]
+
+
+def test_quad_references_match_qsense_and_finite_differences():
+    """The checks' notion of the right answer agrees with qsense.quadratic and the definition."""
+    from qsense import quadratic
+    x, U, y = checks._quad_problem(0, 12, 5, 3)
+    ref, _, _ = checks._quad_gradient_reference(U, x, y)
+    assert np.allclose(quad_predict(U, x), quadratic.predict(U, x))
+    _, g = quadratic.loss_and_gradient(U, x, y)
+    assert np.allclose(ref, g, rtol=1e-12, atol=1e-12)
+    fd = np.zeros_like(U)
+    for idx in np.ndindex(U.shape):
+        E = np.zeros_like(U)
+        E[idx] = 1e-6
+        fd[idx] = (quadratic.loss(U + E, x, y) - quadratic.loss(U - E, x, y)) / 2e-6
+    assert np.allclose(ref, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_quad_checks_are_registered_under_their_exercise():
+    assert checks.CHECKS["ex-quad-forward"] == [checks.check_quad_predict,
+                                                checks.check_quad_gradient]
