@@ -500,7 +500,8 @@ def check_conjecture(op, y, convex, runs) -> Feedback:
     y : ndarray (m,)
         Its data :math:`y = \mathcal A(X_\star)`.
     convex : qsense.baselines.ConvexSolution or ndarray (d, d)
-        The minimum nuclear-norm PSD interpolant :math:`X_{\mathrm{cvx}}` of :math:`(\mathcal A, y)`.
+        The minimum nuclear-norm PSD interpolant :math:`X_{\mathrm{cvx}}` of
+        :math:`(\mathcal A, y)`.
     runs : qsense.descent.Run
         Factorised gradient descent on :math:`(\mathcal A, y)` from :math:`U_0 = \alpha I`, batched
         over small :math:`\alpha` (down to :math:`10^{-5}` or below), with ``target=`` the truth.
@@ -508,15 +509,24 @@ def check_conjecture(op, y, convex, runs) -> Feedback:
     Returns
     -------
     Feedback
-        Diagnoses: ``wrong-m``, ``not-a-matrix``, ``convex-infeasible``, ``convex-not-psd``,
-        ``convex-not-minimal``, ``not-a-run``, ``not-batched``, ``alpha-too-large``,
-        ``different-data``, ``not-converged``, ``no-target``.
+        Diagnoses: ``not-an-operator``, ``data-mismatch``, ``wrong-m``, ``not-a-matrix``,
+        ``convex-infeasible``, ``convex-not-psd``, ``convex-not-minimal``, ``not-a-run``,
+        ``not-batched``, ``alpha-too-large``, ``different-data``, ``not-converged``,
+        ``no-target``.
     """
     from .baselines import min_nuclear_norm
     from .descent import loss_and_gradient
 
     label = "ex-ch3-conjecture"
+    if not all(hasattr(op, a) for a in ("m", "d", "measure")):
+        return _fail(label, "not-an-operator",
+                     f"op is a {type(op).__name__}, expected the sensing operator op60 = "
+                     f"first(60). The order is check_conjecture(op60, y60, convex60, runs60).")
     y = np.asarray(y, dtype=float)
+    if y.shape != (op.m,):
+        return _fail(label, "data-mismatch",
+                     f"y has shape {y.shape}, but op has {op.m} measurements: use "
+                     f"y60 = op60.measure(truth.X), the data of the same operator.")
     if op.m != 60:
         return _fail(label, "wrong-m",
                      f"op has m = {op.m} measurements; the exercise is at m = 60 (op60 = "

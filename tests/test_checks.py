@@ -330,6 +330,8 @@ def conjecture_answers():
     frob = baselines.min_frobenius_interpolant(op, y)
     op_other = qsense.GaussianOperator(d, 60, seed=6)
     wrong = {
+        "not-an-operator": dict(op=y, y=op),
+        "data-mismatch": dict(y=op50.measure(truth.X)),
         "wrong-m": dict(op=op50, y=op50.measure(truth.X)),
         "not-a-matrix": dict(convex=right["runs"]),
         "convex-infeasible": dict(convex=0.9 * convex.X),
