@@ -797,3 +797,192 @@ def check_quad_gradient(my_gradient) -> Feedback:
     if note:
         messages.append(note)
     return Feedback(label, True, messages)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 3 (over-parameterisation): ex-ch3-gaussian and ex-ch3-conjecture
+
+__all__ += ["check_gaussian_start", "check_conjecture"]
+
+
+def _batch_problem(label, key, run, min_runs):
+    """A failing Feedback unless ``run`` is a batched Run (at least ``min_runs`` alphas)."""
+    if not all(hasattr(run, a) for a in ("U", "loss", "error", "eigenvalues", "alpha")):
+        return _fail(label, "not-a-run", f"{key} is a {type(run).__name__}, expected the Run "
+                                         f"returned by qsense.gradient_descent.")
+    if np.ndim(run.U) != 3 or run.alpha is None or np.ndim(run.alpha) != 1 \
+            or len(run.alpha) < min_runs:
+        return _fail(label, "not-batched",
+                     f"{key} should be one batched run over at least {min_runs} initial scales: "
+                     f"pass an array, alpha=np.array([1e-1, 1e-4, 1e-7]), not a single number "
+                     f"(and not U0=...).")
+    return None
+
+
+def _gram_is_scaled_identity(run) -> np.ndarray:
+    """Per run of a batch: does U_0 U_0^T equal alpha^2 I (identity or orthogonal start)?"""
+    lam0 = run.eigenvalues[:, 0, :]                       # eigenvalues of U_0 U_0^T
+    a2 = np.asarray(run.alpha, dtype=float)[:, None] ** 2
+    return np.all(np.abs(lam0 - a2) <= 1e-8 * a2, axis=1)
+
+
+@exercise_check("ex-ch3-gaussian")
+def check_gaussian_start(gauss, ident) -> Feedback:
+    r"""Check the two batched runs of the exercise on a Gaussian start.
+
+    Parameters
+    ----------
+    gauss, ident : qsense.descent.Run
+        Batched runs over the same initial scales :math:`\alpha` (an array, several decades, down
+        to :math:`10^{-5}` or below), same data, :math:`\eta` and number of steps, started from
+        :math:`U_0 = \alpha G` with :math:`G` Gaussian (``init="gaussian"``) and from
+        :math:`U_0 = \alpha I`, with ``target=`` the truth.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``not-a-run``, ``not-batched``, ``different-alphas``, ``different-steps``,
+        ``alpha-too-large``, ``ident-not-identity``, ``not-gaussian-init``, ``no-target``,
+        ``not-recovered``.
+    """
+    label = "ex-ch3-gaussian"
+    for key, run in (("gauss", gauss), ("ident", ident)):
+        bad = _batch_problem(label, key, run, 2)
+        if bad is not None:
+            return bad
+    a_g, a_i = np.asarray(gauss.alpha, float), np.asarray(ident.alpha, float)
+    if a_g.shape != a_i.shape or not np.allclose(a_g, a_i, rtol=1e-12):
+        return _fail(label, "different-alphas",
+                     f"gauss and ident use different initial scales ({a_g} and {a_i}): pass the "
+                     f"same alpha array to both, so each Gaussian run has an identity twin.")
+    if gauss.loss.shape[-1] != ident.loss.shape[-1] or \
+            not np.allclose(np.asarray(gauss.eta, float), np.asarray(ident.eta, float)):
+        return _fail(label, "different-steps",
+                     f"gauss and ident differ in the number of steps ({gauss.loss.shape[-1] - 1} "
+                     f"and {ident.loss.shape[-1] - 1}) or in eta: use the same `steps` and `eta` "
+                     f"so that only the shape of the start differs.")
+    if a_g.min() > 1e-4:
+        return _fail(label, "alpha-too-large",
+                     f"the smallest alpha is {a_g.min():.0e}: to see the limit alpha -> 0 the "
+                     f"scales must reach 1e-5 or below (e.g. np.array([1e-1, 1e-4, 1e-7])).")
+    if not np.all(_gram_is_scaled_identity(ident)):
+        return _fail(label, "ident-not-identity",
+                     "ident does not start from U_0 = alpha I (its U_0 U_0^T is not alpha^2 I): "
+                     "drop init= (the default is the identity) and U0= from that call. Did you "
+                     "swap the two arguments? The order is check_gaussian_start(gauss, ident).")
+    if np.any(_gram_is_scaled_identity(gauss)):
+        return _fail(label, "not-gaussian-init",
+                     "gauss starts from U_0 with U_0 U_0^T = alpha^2 I, which is the identity (or "
+                     "an orthogonal) start, and by the orthogonal-start exercise gives the same "
+                     "runs: pass init=\"gaussian\" and a seed.")
+    if gauss.error is None or ident.error is None:
+        return _fail(label, "no-target", "a run has no error history: pass target=truth to "
+                                         "qsense.gradient_descent in both calls.")
+    i_min = int(np.argmin(a_g))
+    err = gauss.error[i_min, -1]
+    if not err < 1e-2:
+        return _fail(label, "not-recovered",
+                     f"from the smallest alpha ({a_g[i_min]:.0e}) the Gaussian start ends at "
+                     f"relative error {err:.2g}; it should recover X_star (error < 1e-2). Check "
+                     f"the final loss: if it has not fallen by orders of magnitude, the run needs "
+                     f"more steps (the chapter uses 3000 with eta = 0.1).")
+    return Feedback(label, True, [f"from alpha = {a_g[i_min]:.0e} the Gaussian start ends at "
+                                  f"error {err:.0e} (identity start: "
+                                  f"{ident.error[i_min, -1]:.0e})."])
+
+
+@exercise_check("ex-ch3-conjecture")
+def check_conjecture(op, y, convex, runs) -> Feedback:
+    r"""Check the mini-project on where Gunasekar et al.'s conjecture bites.
+
+    Parameters
+    ----------
+    op : qsense.sensing.SensingOperator
+        The operator :math:`\mathcal A` with the :math:`m = 60` measurements (``first(60)``).
+    y : ndarray (m,)
+        Its data :math:`y = \mathcal A(X_\star)`.
+    convex : qsense.baselines.ConvexSolution or ndarray (d, d)
+        The minimum nuclear-norm PSD interpolant :math:`X_{\mathrm{cvx}}` of
+        :math:`(\mathcal A, y)`.
+    runs : qsense.descent.Run
+        Factorised gradient descent on :math:`(\mathcal A, y)` from :math:`U_0 = \alpha I`, batched
+        over small :math:`\alpha` (down to :math:`10^{-5}` or below), with ``target=`` the truth.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``not-an-operator``, ``data-mismatch``, ``wrong-m``, ``not-a-matrix``,
+        ``convex-infeasible``, ``convex-not-psd``, ``convex-not-minimal``, ``not-a-run``,
+        ``not-batched``, ``alpha-too-large``, ``different-data``, ``not-converged``,
+        ``no-target``.
+    """
+    from .baselines import min_nuclear_norm
+    from .descent import loss_and_gradient
+
+    label = "ex-ch3-conjecture"
+    if not all(hasattr(op, a) for a in ("m", "d", "measure")):
+        return _fail(label, "not-an-operator",
+                     f"op is a {type(op).__name__}, expected the sensing operator op60 = "
+                     f"first(60). The order is check_conjecture(op60, y60, convex60, runs60).")
+    y = np.asarray(y, dtype=float)
+    if y.shape != (op.m,):
+        return _fail(label, "data-mismatch",
+                     f"y has shape {y.shape}, but op has {op.m} measurements: use "
+                     f"y60 = op60.measure(truth.X), the data of the same operator.")
+    if op.m != 60:
+        return _fail(label, "wrong-m",
+                     f"op has m = {op.m} measurements; the exercise is at m = 60 (op60 = "
+                     f"first(60)), below the m where the convex relaxation recovers X_star. At "
+                     f"larger m the convex optimum is X_star and the comparison says nothing.")
+    X = getattr(convex, "X", convex)
+    if not isinstance(X, np.ndarray) or X.shape != (op.d, op.d):
+        return _fail(label, "not-a-matrix",
+                     f"convex should be the result of baselines.min_nuclear_norm(op60, y60) (or "
+                     f"its (d, d) matrix .X), got {type(convex).__name__}.")
+    X = (X + X.T) / 2
+    residual = np.linalg.norm(op.measure(X) - y) / np.linalg.norm(y)
+    if residual > 1e-4:
+        return _fail(label, "convex-infeasible",
+                     f"convex does not fit the m = 60 measurements (relative residual "
+                     f"{residual:.1e}): it was solved for other data. Call "
+                     f"baselines.min_nuclear_norm(op60, y60), with y60 = op60.measure(truth.X).")
+    scale = max(1.0, np.abs(X).max())
+    if np.linalg.eigvalsh(X)[0] < -1e-6 * scale:
+        return _fail(label, "convex-not-psd",
+                     "convex fits the data but has negative eigenvalues, so it is not the "
+                     "minimum nuclear-norm PSD interpolant (the minimum-Frobenius interpolant "
+                     "looks like this): use baselines.min_nuclear_norm.")
+    best = min_nuclear_norm(op, y).nuclear_norm
+    if np.trace(X) > best * (1 + 1e-4):
+        return _fail(label, "convex-not-minimal",
+                     f"convex is a PSD interpolant, but its trace {np.trace(X):.5f} exceeds the "
+                     f"minimum {best:.5f}: projected descent and factorised descent return PSD "
+                     f"interpolants too, not the convex optimum. Use baselines.min_nuclear_norm.")
+    bad = _batch_problem(label, "runs", runs, 2)
+    if bad is not None:
+        return bad
+    alphas = np.asarray(runs.alpha, dtype=float)
+    if alphas.min() > 1e-4:
+        return _fail(label, "alpha-too-large",
+                     f"the smallest alpha is {alphas.min():.0e}: the conjecture is about "
+                     f"alpha -> 0, so go down to 1e-5 or below (say 1e-4, 1e-5, 1e-6).")
+    start = np.array([loss_and_gradient(op, y, a * np.eye(op.d))[0] for a in alphas])
+    if runs.U.shape[1:] != (op.d, op.d) or \
+            not np.allclose(runs.loss[:, 0], start, rtol=1e-9, atol=1e-14):
+        return _fail(label, "different-data",
+                     "runs did not start from U_0 = alpha I on (op60, y60): its initial loss is "
+                     "not f(alpha I) for these data. Run qsense.gradient_descent(op60, y60, ...) "
+                     "with the default init.")
+    drop = runs.loss[:, -1] / runs.loss[:, 0]
+    if not np.all(drop < 1e-6):
+        return _fail(label, "not-converged",
+                     f"some runs have not fitted the data (final loss / initial loss up to "
+                     f"{drop.max():.1e}): from a small alpha gradient descent needs more steps to "
+                     f"leave the origin; use 4000 steps with eta = 0.1.")
+    if runs.error is None:
+        return _fail(label, "no-target", "runs has no error history: pass target=truth.")
+    i = int(np.argmin(alphas))
+    dist = np.linalg.norm(runs.X[i] - X) / np.linalg.norm(X)
+    return Feedback(label, True, [f"the convex optimum and the runs are right. From alpha = "
+                                  f"{alphas[i]:.0e}: error to X_star {runs.error[i, -1]:.2g}, "
+                                  f"distance to the convex optimum {dist:.2g}."])

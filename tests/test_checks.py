@@ -524,3 +524,119 @@ def test_quad_references_match_qsense_and_finite_differences():
 def test_quad_checks_are_registered_under_their_exercise():
     assert checks.CHECKS["ex-quad-forward"] == [checks.check_quad_predict,
                                                 checks.check_quad_gradient]
+
+
+# --- chapter 3: check_gaussian_start and check_conjecture -----------------------------------
+
+def _call_wrong(check, right, replace):
+    args = {**right, **replace}
+    return check(*args.values())
+
+
+@pytest.fixture(scope="module")
+def gaussian_runs():
+    truth = qsense.planted_psd(8, spectrum=[1.0, 0.6], seed=1)
+    op = qsense.GaussianOperator(8, 80, seed=2)
+    y = op.measure(truth.X)
+    alphas = np.array([1e-1, 1e-3, 1e-6])
+    kw = dict(eta=0.1, steps=600, alpha=alphas, target=truth, record=[])
+
+    def run(**over):
+        return qsense.gradient_descent(op, y, **{**kw, **over})
+
+    right = {"gauss": run(init="gaussian", seed=7), "ident": run()}
+    wrong = {
+        "not-a-run": dict(gauss=right["gauss"].X),
+        "not-batched": dict(ident=run(alpha=1e-6)),
+        "different-alphas": dict(ident=run(alpha=np.array([1e-1, 1e-2, 1e-6]))),
+        "different-steps": dict(ident=run(steps=300)),
+        "alpha-too-large": dict(gauss=run(init="gaussian", seed=7, alpha=np.array([1.0, 1e-2])),
+                                ident=run(alpha=np.array([1.0, 1e-2]))),
+        "ident-not-identity": dict(gauss=right["ident"], ident=right["gauss"]),
+        "not-gaussian-init": dict(gauss=run(init="orthogonal", seed=7)),
+        "no-target": dict(gauss=run(init="gaussian", seed=7, target=None)),
+        "not-recovered": dict(gauss=run(init="gaussian", seed=7, steps=40),
+                              ident=run(steps=40)),
+    }
+    return right, wrong
+
+
+def test_gaussian_start_right_answer_passes(gaussian_runs):
+    right, _ = gaussian_runs
+    fb = checks.check_gaussian_start(right["gauss"], right["ident"])
+    assert fb.ok and not fb.codes, fb
+    assert "correct" in str(fb) and len(str(fb)) < 300
+
+
+def test_gaussian_start_each_mistake_gets_its_diagnosis(gaussian_runs):
+    right, wrong = gaussian_runs
+    assert docstring_codes(checks.check_gaussian_start) <= set(wrong)
+    for code, replace in wrong.items():
+        fb = _call_wrong(checks.check_gaussian_start, right, replace)
+        assert not fb.ok and fb.codes == [code], f"{code}: got {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40, f"{code}: the message does not explain: {fb}"
+
+
+@pytest.fixture(scope="module")
+def conjecture_answers():
+    from qsense import baselines
+    d = 20               # as in the chapter: at m = 60 the PSD interpolants are not unique
+    truth = qsense.planted_psd(d, spectrum=[1.0, 0.5], seed=3)
+    op = qsense.GaussianOperator(d, 60, seed=4)
+    y = op.measure(truth.X)
+    convex = baselines.min_nuclear_norm(op, y)
+    alphas = np.array([1e-4, 1e-6])
+    kw = dict(eta=0.1, steps=4000, alpha=alphas, target=truth, record=[])
+
+    def run(operator=op, data=y, **over):
+        return qsense.gradient_descent(operator, data, **{**kw, **over})
+
+    right = {"op": op, "y": y, "convex": convex, "runs": run()}
+    other = run(alpha=1.0).X        # a PSD interpolant too (factorised GD from a large start)
+    op50 = qsense.GaussianOperator(d, 50, seed=4)
+    frob = baselines.min_frobenius_interpolant(op, y)
+    op_other = qsense.GaussianOperator(d, 60, seed=6)
+    wrong = {
+        "not-an-operator": dict(op=y, y=op),
+        "data-mismatch": dict(y=op50.measure(truth.X)),
+        "wrong-m": dict(op=op50, y=op50.measure(truth.X)),
+        "not-a-matrix": dict(convex=right["runs"]),
+        "convex-infeasible": dict(convex=0.9 * convex.X),
+        "convex-not-psd": dict(convex=frob),
+        "convex-not-minimal": dict(convex=other),
+        "not-a-run": dict(runs=right["runs"].X),
+        "not-batched": dict(runs=run(alpha=1e-6)),
+        "alpha-too-large": dict(runs=run(alpha=np.array([1e-2, 1e-3]))),
+        "different-data": dict(runs=run(op_other, op_other.measure(truth.X))),
+        "not-converged": dict(runs=run(steps=50)),
+        "no-target": dict(runs=run(target=None)),
+    }
+    # The wrong answers are wrong in the way their names say.
+    assert np.linalg.eigvalsh(frob)[0] < -1e-3
+    assert np.linalg.eigvalsh(other)[0] > 0 and np.trace(other) > 2 * convex.nuclear_norm
+    assert np.linalg.norm(op.measure(other) - y) < 1e-8 * np.linalg.norm(y)
+    return right, wrong
+
+
+def test_conjecture_right_answer_passes(conjecture_answers):
+    right, _ = conjecture_answers
+    fb = checks.check_conjecture(*right.values())
+    assert fb.ok and not fb.codes, fb
+    assert "correct" in str(fb) and len(str(fb)) < 300
+    # Passing the matrix instead of the ConvexSolution is fine too.
+    assert checks.check_conjecture(right["op"], right["y"], right["convex"].X, right["runs"])
+
+
+def test_conjecture_each_mistake_gets_its_diagnosis(conjecture_answers):
+    right, wrong = conjecture_answers
+    assert docstring_codes(checks.check_conjecture) <= set(wrong)
+    for code, replace in wrong.items():
+        fb = _call_wrong(checks.check_conjecture, right, replace)
+        assert not fb.ok and fb.codes == [code], f"{code}: got {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40, f"{code}: the message does not explain: {fb}"
+
+
+def test_chapter_3_checks_are_registered_under_their_exercise():
+    assert checks.CHECKS["ex-ch3-gaussian"] == [checks.check_gaussian_start]
+    assert checks.CHECKS["ex-ch3-conjecture"] == [checks.check_conjecture]
+    assert {"check_gaussian_start", "check_conjecture"} <= set(checks.__all__)
