@@ -986,3 +986,256 @@ def check_conjecture(op, y, convex, runs) -> Feedback:
     return Feedback(label, True, [f"the convex optimum and the runs are right. From alpha = "
                                   f"{alphas[i]:.0e}: error to X_star {runs.error[i, -1]:.2g}, "
                                   f"distance to the convex optimum {dist:.2g}."])
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 4 (small-initialisation dynamics)
+
+def _ch4_population_problem():
+    """The population problem of exercise ex-dyn-eta: d = 10, eigenvalues (1, 0.5)."""
+    from .problems import planted_psd
+    from .sensing import PopulationOperator
+    truth = planted_psd(10, spectrum=[1.0, 0.5], seed=0)
+    pop = PopulationOperator(10)
+    return truth, pop, pop.measure(truth.X)
+
+
+def _ch4_run_status(eta, steps=1000, alpha=1e-3):
+    """'converged', 'stalled' (finite but not converged) or 'diverged' for the population run."""
+    from .descent import DivergenceError, gradient_descent
+    truth, pop, y = _ch4_population_problem()
+    try:
+        run = gradient_descent(pop, y, eta=eta, steps=steps, alpha=alpha, target=truth, record=[])
+    except DivergenceError:
+        return "diverged"
+    return "converged" if run.final_error < 1e-3 else "stalled"
+
+
+#: Step sizes at which check_converges tests a student's ``converges``: one below the stability
+#: limit 1/(2 lambda_1) = 0.5, one between it and the divergence threshold (the iterates
+#: oscillate without blowing up), one far beyond (the engine raises DivergenceError).
+_CH4_ETAS = {"stable": 0.3, "oscillating": 0.6, "divergent": 1.5}
+
+
+@exercise_check("ex-dyn-eta")
+def check_converges(converges) -> Feedback:
+    r"""Check ``converges(eta)``: True exactly when gradient descent converges to :math:`X_\star`.
+
+    The answer is called at three step sizes of the exercise's population problem
+    (:math:`\lambda_1 = 1`): one below the stability limit :math:`\eta = 1/(2\lambda_1)`, one
+    above it where the iterates oscillate but stay bounded, and one where the loss explodes.
+    The check first confirms (by running ``qsense.gradient_descent`` itself) that the three step
+    sizes behave that way.
+
+    Parameters
+    ----------
+    converges : callable
+        Takes a step size :math:`\eta` and returns True or False.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``not-callable``, ``divergence-not-caught``, ``exception``, ``not-bool``,
+        ``rejects-stable``, ``accepts-oscillating``, ``accepts-divergent``.
+    """
+    label, name = "ex-dyn-eta", "converges"
+    bad = _require_callable(label, converges, name)
+    if bad is not None:
+        return bad
+    from .descent import DivergenceError
+    expected = {"stable": "converged", "oscillating": "stalled", "divergent": "diverged"}
+    for kind, eta in _CH4_ETAS.items():  # the premise of the check itself
+        status = _ch4_run_status(eta)
+        if status != expected[kind]:  # pragma: no cover - guards the check, not the student
+            raise RuntimeError(f"check_converges: eta = {eta} gave {status}, expected "
+                               f"{expected[kind]}; the check's test points need updating")
+    answers = {}
+    for kind, eta in _CH4_ETAS.items():
+        try:
+            out = converges(eta)
+        except DivergenceError:
+            return _fail(label, "divergence-not-caught",
+                         f"converges({eta}) raised qsense.DivergenceError. Put the call of "
+                         f"qsense.gradient_descent in try: ... except qsense.DivergenceError: "
+                         f"return False, so that a diverging run counts as a failure.")
+        except Exception as exc:  # the student's code may raise anything
+            return _fail(label, "exception",
+                         f"converges({eta}) raised {type(exc).__name__}: {exc}. Call it yourself "
+                         f"on eta = {eta} and read the traceback.")
+        if not isinstance(out, (bool, np.bool_)):
+            return _fail(label, "not-bool",
+                         f"converges({eta}) returned a {type(out).__name__}, expected True or "
+                         f"False. Return a comparison such as run.final_error < 1e-3, not the "
+                         f"run or the error itself.")
+        answers[kind] = bool(out)
+    if not answers["stable"]:
+        return _fail(label, "rejects-stable",
+                     f"converges({_CH4_ETAS['stable']}) is False, but with eta = "
+                     f"{_CH4_ETAS['stable']} < 1/(2 lambda_1) = 0.5 the run converges. Print "
+                     f"run.final_error: too few steps (use a few thousand), a too strict "
+                     f"tolerance, or a missing target=truth are the usual causes.")
+    if answers["divergent"]:
+        return _fail(label, "accepts-divergent",
+                     f"converges({_CH4_ETAS['divergent']}) is True, but that run diverges "
+                     f"(qsense.DivergenceError): the except branch must return False.")
+    if answers["oscillating"]:
+        return _fail(label, "accepts-oscillating",
+                     f"converges({_CH4_ETAS['oscillating']}) is True, but that run does not "
+                     f"converge: above eta = 0.5 the iterates oscillate around X_star without "
+                     f"blowing up, so no DivergenceError is raised. Test the end of the run "
+                     f"too, e.g. return run.final_error < 1e-3.")
+    return Feedback(label, True, [f"converges is True at eta = {_CH4_ETAS['stable']}, False at "
+                                  f"{_CH4_ETAS['oscillating']} (oscillation) and at "
+                                  f"{_CH4_ETAS['divergent']} (divergence)."])
+
+
+@exercise_check("ex-dyn-eta")
+def check_stable_step(eta_max) -> Feedback:
+    r"""Check the bisected largest stable step size of the population problem (:math:`\lambda_1 = 1`).
+
+    The right answer is close to, and not above, the linear-stability limit
+    :math:`1/(2\lambda_1) = 0.5` of :math:`\sigma \mapsto \sigma(1 + 2\eta(\lambda_1 - \sigma^2))`
+    (within 0.01: near the limit the contraction :math:`|1 - 4\eta\lambda_1|` is close to 1, so a
+    finite run stops converging slightly below 0.5).
+
+    Parameters
+    ----------
+    eta_max : float
+        The student's :math:`\eta_{\max}`.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``not-a-number``, ``accepts-oscillating``, ``accepts-divergent``,
+        ``too-small``.
+    """
+    label = "ex-dyn-eta"
+    if isinstance(eta_max, (bool, np.bool_)) or not np.isscalar(eta_max) or \
+            not isinstance(eta_max, (int, float, np.integer, np.floating)) or \
+            not np.isfinite(eta_max):
+        return _fail(label, "not-a-number",
+                     f"eta_max should be one finite number, got {eta_max!r}: pass the end of "
+                     f"the bisection (lo), not the function or a list.")
+    eta_max = float(eta_max)
+    limit = 1.0 / (2 * 1.0)  # 1/(2 lambda_1): |1 - 4 eta lambda_1| < 1
+    if limit - 0.01 <= eta_max <= limit:
+        return Feedback(label, True, [f"eta_max = {eta_max:.4f}, just below the linear "
+                                      f"stability limit 1/(2 lambda_1) = 0.5."])
+    if eta_max > limit:
+        status = _ch4_run_status(eta_max)
+        if status == "diverged":
+            return _fail(label, "accepts-divergent",
+                         f"at eta = {eta_max:.3g} the run diverges: your bisection kept a "
+                         f"diverging step. Check that the except branch returns False and "
+                         f"that the bisection moves `hi` down when converges(mid) is False.")
+        return _fail(label, "accepts-oscillating",
+                     f"eta_max = {eta_max:.3g} is above 0.5, where the run does not diverge "
+                     f"but does not converge either (it oscillates). Catching "
+                     f"DivergenceError is not enough: also require run.final_error < 1e-3. "
+                     f"(If you took 1/lambda_1 = 1 from the formula: that is the limit for the "
+                     f"paper's step eta' = 2 eta; qsense's step is U <- U - eta * 2MU.)")
+    return _fail(label, "too-small",
+                 f"eta_max = {eta_max:.3g} is well below the limit 0.5. Near the limit the "
+                 f"error contracts by |1 - 4 eta| per step, close to 1, so a short run or a "
+                 f"strict tolerance rejects steps that do converge: use a few thousand steps "
+                 f"and tolerance 1e-3, and check that the bisection starts from a bracket "
+                 f"[lo, hi] with converges(lo) True and converges(hi) False.")
+
+
+def _ch4_exponent_reference(steps, error_perp, t_rec, alphas, d, cutoff=True, last=False,
+                            normalise=True):
+    """The growth exponent, and (with the flags) the usual ways to get it wrong."""
+    g = []
+    for j, a in enumerate(alphas):
+        keep = steps <= t_rec[j] if cutoff else np.ones(len(steps), bool)
+        values = error_perp[j, keep]
+        v = values[-1] if last else values.max()
+        g.append(v / (a * np.sqrt(d)) if normalise else v)
+    x, yv = np.log(1 / np.asarray(alphas)), np.log(g)
+    return float(np.polyfit(x, yv, 1)[0])
+
+
+def _ch4_synthetic_sweep(c, c_after, alphas, d, speed):
+    """Records shaped like the chapter's sweep, with a known growth exponent ``c``.
+
+    Before recovery the error reaches alpha sqrt(d) (1/alpha)^c at 0.7 t_rec, stays there until
+    0.8 t_rec (so the peak lies on the record grid) and falls back to
+    exponent 0.7c at t_rec; after recovery it climbs to exponent ``c_after`` (the tilt of the
+    learned directions). ``t_rec`` lies on the record grid (every 2 steps).
+    """
+    steps = np.arange(0, 1201, 2)
+    alphas = np.asarray(alphas, float)
+    t_rec = 2 * np.round(speed * np.log(1 / alphas) / 2)
+    err = np.empty((len(alphas), len(steps)))
+    for j, a in enumerate(alphas):
+        s = steps / t_rec[j]
+        h = np.where(s <= 0.8, c * np.minimum(s / 0.7, 1), c * (1 - 1.5 * (s - 0.8)))
+        h = np.where(s <= 1, h, 0.7 * c + (c_after - 0.7 * c) * np.minimum(s - 1, 1))
+        err[j] = a * np.sqrt(d) * (1 / a) ** h
+    return steps, err, t_rec
+
+
+@exercise_check("ex-dyn-exponent")
+def check_growth_exponent(growth_exponent) -> Feedback:
+    r"""Check ``growth_exponent(steps, error_perp, t_rec, alphas, d)``: the fitted exponent
+    :math:`c` in :math:`\max_{t\le T_{\mathrm{rec}}}\|E_t(I-P_t)\|_F \approx
+    \alpha\sqrt d\,(1/\alpha)^c`.
+
+    The answer is run on synthetic records with a known exponent, shaped like the chapter's
+    sweep: the error peaks before recovery, dips at :math:`T_{\mathrm{rec}}` and grows again
+    afterwards, so that each usual mistake gives a different number.
+
+    Parameters
+    ----------
+    growth_exponent : callable
+        Takes ``steps`` (n,) (the recorded steps :math:`t`), ``error_perp`` (k, n)
+        (:math:`\|E_t(I-P_t)\|_F` for each of the k initial scales), ``t_rec`` (k,)
+        (:math:`T_{\mathrm{rec}}` per scale), ``alphas`` (k,) (:math:`\alpha`) and ``d``
+        (:math:`d`), and returns the slope :math:`c` of :math:`\log g` against
+        :math:`\log(1/\alpha)`, :math:`g = \max_{t\le T_{\mathrm{rec}}}\|E_t(I-P_t)\|_F/(\alpha\sqrt d)`.
+
+    Returns
+    -------
+    Feedback
+        Diagnoses: ``sign``, ``not-normalised``, ``no-cutoff``, ``last-not-max``,
+        ``returned-fit``, ``shape``, ``not-callable``, ``swapped-arguments``, ``exception``,
+        ``returned-none``, ``wrong-values``.
+    """
+    label, name = "ex-dyn-exponent", "growth_exponent"
+    bad = _require_callable(label, growth_exponent, name)
+    if bad is not None:
+        return bad
+    for c, c_after, alphas, d, speed in [(0.3, 0.6, np.logspace(-2, -5, 4), 40, 20.0),
+                                         (0.45, 0.8, np.logspace(-1, -6, 6), 25, 15.0)]:
+        steps, err, t_rec = _ch4_synthetic_sweep(c, c_after, alphas, d, speed)
+        args = [steps, err, t_rec, alphas, d]
+        ref = np.asarray(_ch4_exponent_reference(*args))
+        variants = {
+            "sign": (-ref, "the exponent has the wrong sign: fit log g against log(1/alpha), "
+                           "not log(alpha). The error grows MORE from a smaller alpha, so c > 0."),
+            "not-normalised": (np.asarray(_ch4_exponent_reference(*args, normalise=False)),
+                               "you fitted the raw maximum of ||E_t(I-P_t)||_F, which is "
+                               "alpha sqrt(d) (1/alpha)^c and gives slope c - 1. Divide by the "
+                               "starting size alpha sqrt(d) first: c measures the GROWTH."),
+            "no-cutoff": (np.asarray(_ch4_exponent_reference(*args, cutoff=False)),
+                          "you took the maximum over the whole run. After recovery the learned "
+                          "directions are tilted and the error grows for another reason: keep "
+                          "only the steps t <= t_rec of each alpha (steps <= t_rec[j])."),
+            "last-not-max": (np.asarray(_ch4_exponent_reference(*args, last=True)),
+                             "you used the error at t_rec, not its maximum over t <= t_rec: the "
+                             "error can peak before recovery. Take .max() over those steps."),
+        }
+        hints = {(3,): ("returned-fit", "qsense.analysis.fit_line returns (slope, intercept, "
+                                        "R^2): return only the slope, fit_line(x, y)[0]."),
+                 (2,): ("returned-fit", "np.polyfit returns (slope, intercept): return only the "
+                                        "slope, np.polyfit(x, y, 1)[0]."),
+                 (len(alphas),): ("shape", "you returned one number per alpha (the growth "
+                                           "factors?): fit log g against log(1/alpha) and return "
+                                           "the slope.")}
+        with np.errstate(all="ignore"):  # the tries with permuted arguments may divide by 0
+            bad = _diagnose(label, name, growth_exponent, args,
+                            ["steps", "error_perp", "t_rec", "alphas", "d"], ref, variants, hints)
+        if bad is not None:
+            return bad
+    return Feedback(label, True, ["growth_exponent recovers the exponent of two synthetic sweeps "
+                                  "(c = 0.3 and 0.45)."])

@@ -640,3 +640,137 @@ def test_chapter_3_checks_are_registered_under_their_exercise():
     assert checks.CHECKS["ex-ch3-gaussian"] == [checks.check_gaussian_start]
     assert checks.CHECKS["ex-ch3-conjecture"] == [checks.check_conjecture]
     assert {"check_gaussian_start", "check_conjecture"} <= set(checks.__all__)
+
+
+# --- chapter 4: ex-dyn-eta (check_converges, check_stable_step) and ex-dyn-exponent ----------
+
+def _population_converges(eta, catch=True, final_test=True, steps=1000):
+    truth = qsense.planted_psd(10, spectrum=[1.0, 0.5], seed=0)
+    pop = qsense.PopulationOperator(10)
+    try:
+        run = qsense.gradient_descent(pop, pop.measure(truth.X), eta=eta, steps=steps, alpha=1e-3,
+                                      target=truth, record=[])
+    except qsense.DivergenceError:
+        if not catch:
+            raise
+        return False
+    return bool(run.final_error < 1e-3) if final_test else True
+
+
+CONVERGES_MISTAKES = {
+    "not-callable": True,
+    "divergence-not-caught": lambda eta: _population_converges(eta, catch=False),
+    "exception": raises,
+    "not-bool": lambda eta: 0.0,
+    "rejects-stable": lambda eta: _population_converges(eta, steps=30),
+    "accepts-oscillating": lambda eta: _population_converges(eta, final_test=False),
+    "accepts-divergent": lambda eta: not _population_converges(eta) if eta > 1 else
+    _population_converges(eta),
+}
+
+
+def test_converges_right_answer_passes():
+    fb = checks.check_converges(_population_converges)
+    assert fb.ok and not fb.codes and "correct" in str(fb)
+
+
+def test_converges_each_mistake_gets_its_diagnosis():
+    assert docstring_codes(checks.check_converges) <= set(CONVERGES_MISTAKES)
+    for code, wrong in CONVERGES_MISTAKES.items():
+        fb = checks.check_converges(wrong)
+        assert not fb.ok and fb.codes == [code], f"{code}: got {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40
+
+
+def _bisect(converges, lo=0.1, hi=1.0, n=12):
+    for _ in range(n):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if converges(mid) else (lo, mid)
+    return lo
+
+
+def test_stable_step_right_answer_passes_and_the_limit_is_one_over_two_lambda():
+    eta_max = _bisect(_population_converges)
+    assert 0.49 <= eta_max <= 0.5  # the experiment agrees with the linearisation 1/(2 lambda_1)
+    fb = checks.check_stable_step(eta_max)
+    assert fb.ok, fb
+
+
+def test_stable_step_each_mistake_gets_its_diagnosis():
+    # The mistakes come from real wrong procedures where there is one.
+    oscillating = _bisect(lambda e: _population_converges(e, final_test=False), hi=2.0)
+    too_small = _bisect(lambda e: _population_converges(e, steps=40))
+    wrong = {
+        "not-a-number": [0.5],
+        "accepts-oscillating": oscillating,
+        "accepts-divergent": 1.9,
+        "too-small": too_small,
+    }
+    assert docstring_codes(checks.check_stable_step) <= set(wrong)
+    assert checks.check_stable_step(0.8).codes == ["accepts-oscillating"]
+    assert "paper" in str(checks.check_stable_step(1.0))  # 1/lambda_1: the paper's eta' = 2 eta
+    for code, value in wrong.items():
+        fb = checks.check_stable_step(value)
+        assert not fb.ok and fb.codes == [code], f"{code} ({value}): got {fb.codes}: {fb}"
+    for value in (True, np.nan, "0.5", _population_converges):
+        assert checks.check_stable_step(value).codes == ["not-a-number"]
+
+
+def growth_exponent(steps, error_perp, t_rec, alphas, d):
+    g = [error_perp[j, steps <= t_rec[j]].max() / (a * np.sqrt(d)) for j, a in enumerate(alphas)]
+    return qsense.analysis.fit_line(np.log(1 / np.asarray(alphas)), np.log(g))[0]
+
+
+def _growth(steps, error_perp, t_rec, alphas, d, cutoff=True, last=False, normalise=True):
+    g = []
+    for j, a in enumerate(alphas):
+        i_rec = int(np.searchsorted(steps, t_rec[j]))  # written differently from the check
+        values = error_perp[j, : i_rec + 1] if cutoff else error_perp[j]
+        v = values[-1] if last else values.max()
+        g.append(v / (a * np.sqrt(d)) if normalise else v)
+    return np.log(g)
+
+
+GROWTH_MISTAKES = {
+    "sign": lambda s, e, t, a, d: np.polyfit(np.log(a), _growth(s, e, t, a, d), 1)[0],
+    "not-normalised": lambda s, e, t, a, d: np.polyfit(np.log(1 / a),
+                                                       _growth(s, e, t, a, d, normalise=False), 1)[0],
+    "no-cutoff": lambda s, e, t, a, d: np.polyfit(np.log(1 / a), _growth(s, e, t, a, d, cutoff=False),
+                                                  1)[0],
+    "last-not-max": lambda s, e, t, a, d: np.polyfit(np.log(1 / a), _growth(s, e, t, a, d, last=True),
+                                                     1)[0],
+    "returned-fit": lambda s, e, t, a, d: qsense.analysis.fit_line(np.log(1 / a), _growth(s, e, t, a, d)),
+    "shape": lambda s, e, t, a, d: np.exp(_growth(s, e, t, a, d)),
+    "swapped-arguments": lambda s, t, e, a, d: growth_exponent(s, e, t, a, d),
+    "exception": raises,
+    "returned-none": noop,
+    "wrong-values": lambda s, e, t, a, d: np.polyfit(np.log10(1 / a), _growth(s, e, t, a, d), 1)[0],
+    "not-callable": 0.3,
+}
+
+
+def test_growth_exponent_right_answer_passes():
+    fb = checks.check_growth_exponent(growth_exponent)
+    assert fb.ok and not fb.codes and "correct" in str(fb) and len(str(fb)) < 300
+
+
+def test_growth_exponent_each_mistake_gets_its_diagnosis():
+    assert docstring_codes(checks.check_growth_exponent) <= set(GROWTH_MISTAKES)
+    for code, wrong in GROWTH_MISTAKES.items():
+        fb = checks.check_growth_exponent(wrong)
+        assert not fb.ok, f"{code}: accepted"
+        assert fb.codes == [code], f"{code}: diagnosed as {fb.codes}: {fb}"
+        assert len(fb.messages[0]) > 40
+
+
+def test_growth_exponent_synthetic_data_has_the_exponent_it_claims():
+    """The synthetic sweep's exponent is exact, and a real sweep's records are read the same way."""
+    alphas = np.logspace(-2, -5, 4)
+    steps, err, t_rec = checks._ch4_synthetic_sweep(0.3, 0.6, alphas, 40, 20.0)
+    assert np.isclose(growth_exponent(steps, err, t_rec, alphas, 40), 0.3, rtol=1e-9)
+    assert set(t_rec) <= set(steps)
+
+
+def test_chapter_4_checks_are_registered():
+    assert checks.CHECKS["ex-dyn-eta"] == [checks.check_converges, checks.check_stable_step]
+    assert checks.CHECKS["ex-dyn-exponent"] == [checks.check_growth_exponent]
