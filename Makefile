@@ -16,12 +16,16 @@ BLAS_THREADS ?= 1
 export OPENBLAS_NUM_THREADS := $(BLAS_THREADS)
 export OMP_NUM_THREADS := $(BLAS_THREADS)
 export MKL_NUM_THREADS := $(BLAS_THREADS)
+# Agg only for the unit tests (never for notebook kernels, see above).
+unit: export MPLBACKEND := Agg
 
-.PHONY: book test unit build-strict notebooks site-check lock sync-repo mutation clean help bench budget
+.PHONY: book test unit build-strict notebooks site-check student student-check guide lock sync-repo mutation clean help bench budget
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
-	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
+	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks, student edition"
+	@echo "make student    write the student edition (no solutions) to _build/student and build its site"
+	@echo "make guide      regenerate the exercise tables of chapters/instructor_guide.md"
 	@echo "make bench  speed benchmarks -> benchmarks/results.md (not part of make test)"
 	@echo "make budget execute every chapter, record wall time and peak memory -> benchmarks/chapter-budget.md"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
@@ -39,7 +43,7 @@ book: $(STAMP)
 	@echo "The site is at file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not site"
+	$(BIN)/python -m pytest tests -m "not site and not student"
 
 build-strict: $(STAMP)
 	$(BIN)/jupyter-book build . --all $(BOOK_FLAGS_STRICT)
@@ -50,7 +54,20 @@ notebooks: $(STAMP)
 site-check: $(STAMP)
 	$(BIN)/python -m pytest tests -m site
 
-test: unit build-strict notebooks site-check
+# The student edition: notebooks with stubs, executed once (only the stubs may fail), then built
+# as a site from those outputs with the same strict flags.
+student: $(STAMP)
+	$(BIN)/python scripts/make_student.py --execute
+	$(BIN)/jupyter-book build _build/student $(BOOK_FLAGS_STRICT)
+	@echo "The student edition is in _build/student; its site at file://$(CURDIR)/_build/student/_build/html/index.html"
+
+student-check: student
+	$(BIN)/python -m pytest tests -m student
+
+guide: $(STAMP)
+	$(BIN)/python scripts/exercises.py
+
+test: unit build-strict notebooks site-check student-check
 	@echo "make test: all stages passed"
 
 sync-repo: $(STAMP)

@@ -13,8 +13,10 @@ quadratic  one-hidden-layer networks with quadratic activations, as rank-one sen
 diagonal   the diagonal warm-up model of chapter 4
 plotting   figures used by the chapters
 widgets    explorers (ipywidgets) and their kernel-free animations
+checks     feedback on students' answers to the coding exercises
+quiz       self-check quizzes that work on the static page
 """
-from . import analysis, baselines, descent, problems, quadratic, rip, sensing
+from . import analysis, baselines, checks, descent, problems, quadratic, quiz, rip, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
 from .problems import LowRankPSD, planted_psd
 from .sensing import DenseOperator, GaussianOperator, PopulationOperator
@@ -22,7 +24,7 @@ from .sensing import DenseOperator, GaussianOperator, PopulationOperator
 __version__ = "0.1.0"
 
 __all__ = [
-    "analysis", "baselines", "descent", "problems", "quadratic", "rip", "sensing",
+    "analysis", "baselines", "checks", "descent", "problems", "quadratic", "quiz", "rip", "sensing",
     "DivergenceError", "gradient_descent", "loss_and_gradient",
     "LowRankPSD", "planted_psd",
     "DenseOperator", "GaussianOperator", "PopulationOperator",

@@ -114,3 +114,29 @@ def test_no_hidden_check_cells_leak_onto_the_site():
 def test_bibliography_lists_the_paper():
     text = article(page("chapters/bibliography")).get_text(" ").lower()
     assert "algorithmic regularization in over-parameterized matrix sensing" in text
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_the_self_check_quiz_is_embedded_and_needs_no_kernel(name):
+    """The quiz's questions and code are in the page itself (JavaScript in the cell output)."""
+    soup = page(name)
+    scripts = [s.get_text() for s in soup.find_all("script")]
+    quiz = [s for s in scripts if "var questions" in s]
+    assert quiz, f"{name}: no self-check quiz in the page"
+    assert "class Question" in quiz[0] or "function" in quiz[0]
+    assert "thebe" not in quiz[0].lower()
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_exercises_show_difficulty_and_time(name):
+    for ex in article(page(name)).select("div.exercise"):
+        text = ex.get_text(" ")
+        assert re.search(r"Difficulty: [★☆]{3} · \d+ min", text), text[:200]
+
+
+def test_instructor_guide_lists_the_exercises():
+    body = article(page("chapters/instructor_guide"))
+    rows = body.select("table tbody tr")
+    assert len(rows) >= 3
+    text = " ".join(body.get_text(" ").split())
+    assert "make student" in text and "nbgrader" in text
