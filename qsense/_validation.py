@@ -49,6 +49,8 @@ def as_float_array(value, name: str, *, ndim: int | tuple[int, ...] | None = Non
 
     ``shape`` may contain ``None`` for "any length" in that axis.
     """
+    if np.iscomplexobj(value):
+        raise TypeError(f"{name} must be real; got complex numbers")
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:

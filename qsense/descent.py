@@ -232,7 +232,12 @@ def record_schedule(steps: int, record="log", *, points: int = 120) -> np.ndarra
 
 
 def _broadcast_param(value, name, b):
-    arr = np.asarray(value, dtype=float)
+    raw = np.asarray(value)
+    if raw.dtype == bool or raw.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or a 1-D array of them, got {value!r}")
+    arr = raw.astype(float)
+    if arr.ndim == 1 and arr.size == 0:
+        raise ValueError(f"{name} must have at least one value (one per run), got an empty array")
     if arr.ndim > 1:
         raise ValueError(f"{name} must be a number or a 1-D array (one per run), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -402,15 +407,33 @@ def _raise_divergence(operator, yb, eta_b, U_init, t, f, i, b):
     # ||(1/m) A*(y)||_2 (about ||X_star||_2, or 2||X_star|| + tr X_star for rank-one measurements),
     # and from the start, ||(1/m) A*A(U_0 U_0^T)||_2 (large when the initial factor is large), and
     # suggest half of the resulting bound.
+    def spectral_norm(M):
+        with np.errstate(all="ignore"):
+            if not np.all(np.isfinite(M)):
+                return np.inf
+            try:
+                return float(np.linalg.norm(M, 2))
+            except np.linalg.LinAlgError:
+                return np.inf
+
+    data = spectral_norm(operator._adjoint(yb[i]) / operator.m)
     with np.errstate(all="ignore"):
-        data = float(np.linalg.norm(operator._adjoint(yb[i]) / operator.m, 2))
-        start = float(np.linalg.norm(
-            operator._adjoint(operator._measure_factor(U_init[i])) / operator.m, 2))
+        start = spectral_norm(operator._adjoint(operator._measure_factor(U_init[i])) / operator.m)
+    which = f" (run {i} of the batch)" if b > 1 else ""
+    head = (f"gradient descent diverged at step {t}{which}: the loss reached {f[i]:.3g} with step size "
+            f"eta={eta_b[i]:.3g}.")
+    if not np.isfinite(start) or start > 1e6 * max(data, 1e-12):
+        with np.errstate(over="ignore"):
+            u0_sq = np.square(np.float64(spectral_norm(U_init[i])))
+        raise DivergenceError(
+            f"{head} The initial factor is far too large for this problem (||U_0||^2 ~ "
+            f"{u0_sq:.3g}, against ||X_star|| ~ {data:.2g}): use a smaller "
+            f"initial scale alpha (the course uses alpha <= 1), then a step size eta <= "
+            f"{0.25 / max(data, 1e-12):.2g}.",
+            step=t, eta=float(eta_b[i]), run=i if b > 1 else None)
     scale = max(data, start, 1e-12)
     safe = 0.25 / scale
-    which = f" (run {i} of the batch)" if b > 1 else ""
     raise DivergenceError(
-        f"gradient descent diverged at step {t}{which}: the loss reached {f[i]:.3g} with step size "
-        f"eta={eta_b[i]:.3g}. Use a smaller eta: for this problem and this start (curvature scale "
+        f"{head} Use a smaller eta: for this problem and this start (curvature scale "
         f"~ {scale:.2g}) steps 0 < eta <= {safe:.2g} should be stable.",
         step=t, eta=float(eta_b[i]), run=i if b > 1 else None)

@@ -227,7 +227,7 @@ def probe_ratios(operator, r: int, n_probes: int = 1000, *, psd: bool = False, s
 
 
 # --- the adversarial search -------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare estimates by their numbers, not with ==
 class RIPEstimate:
     r"""Result of :func:`estimate_rip`: a **lower bound** on the restricted isometry constant.
 

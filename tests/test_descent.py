@@ -167,3 +167,28 @@ def test_initial_factor_variants():
     assert np.allclose(B.T @ B, np.eye(3))
     with pytest.raises(ValueError, match="init must have d = 4 rows"):
         initial_factor(4, 1.0, init=np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(eta=[]), ValueError, "eta must have at least one value"),
+    (dict(alpha=[]), ValueError, "alpha must have at least one value"),
+    (dict(eta="0.1"), TypeError, "eta must be a real number"),
+    (dict(alpha="1e-3"), TypeError, "alpha must be a real number"),
+    (dict(eta=True), TypeError, "eta must be a real number"),
+    (dict(y=np.ones(40) * 1j), TypeError, "y must be real"),
+])
+def test_batch_and_type_mistakes_are_rejected(kwargs, exc, match):
+    op = GaussianOperator(6, 40, seed=0)
+    args = dict(y=np.ones(40), eta=0.1, steps=5, alpha=1e-3)
+    args.update(kwargs)
+    y = args.pop("y")
+    with pytest.raises(exc, match=match):
+        gradient_descent(op, y, **args)
+
+
+@pytest.mark.parametrize("alpha", [1e50, 1e200])
+def test_a_huge_start_reports_divergence_and_suggests_a_smaller_alpha(alpha):
+    P = planted_psd(10, 2, seed=0)
+    op = GaussianOperator(10, 60, seed=1)
+    with pytest.raises(DivergenceError, match="smaller initial scale alpha"):
+        gradient_descent(op, op.measure(P.X), eta=0.1, steps=10, alpha=alpha)
