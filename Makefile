@@ -1,19 +1,24 @@
 # Two commands do all the set-up on a fresh machine with only Python (>= 3.10) and pip:
 #   make book   create .venv if missing, install, build the HTML site
 #   make test   the same set-up, then unit tests, a strict book build, notebook runs and site checks
+# The site's browser assets (MathJax, require.js, widget manager, icon font) come from the npm
+# registry: `npm ci` installs the versions pinned in package-lock.json into node_modules.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.qsense-installed
+NPM    ?= npm
+ASSETS := node_modules/.qsense-installed
 BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export MPLBACKEND := Agg
 
-.PHONY: book test unit build-strict notebooks site-check lock sync-repo clean help
+.PHONY: book test unit build-strict notebooks site-check browser-check lock sync-repo clean help
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
 	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
+	@echo "            (site checks include every page in headless Chromium: make browser-check)"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
 	@echo "make lock   refresh requirements-lock.txt from the current .venv"
 	@echo "make clean  remove the built site"
@@ -23,14 +28,18 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt requirements-lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-book: $(STAMP)
+$(ASSETS): package.json package-lock.json
+	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build .
 	@echo "The site is at file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site"
 
-build-strict: $(STAMP)
+build-strict: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS_STRICT)
 
 notebooks: $(STAMP)
@@ -38,6 +47,10 @@ notebooks: $(STAMP)
 
 site-check: $(STAMP)
 	$(BIN)/python -m pytest tests -m site
+
+# Only the browser test (needs a built site and Chromium; screenshots go to _build/screenshots).
+browser-check: $(STAMP)
+	$(BIN)/python -m pytest tests -m browser
 
 test: unit build-strict notebooks site-check
 	@echo "make test: all stages passed"
