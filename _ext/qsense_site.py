@@ -20,7 +20,9 @@ from sphinx.errors import ExtensionError
 VENDOR = [
     ("mathjax/es5", "mathjax", ["**/*"]),
     ("requirejs", "requirejs", ["require.js"]),
-    ("@jupyter-widgets/html-manager/dist", "html-manager",
+    # Under npm/<package>/dist: the manager finds its fonts there, relative to require.js's
+    # baseUrl, which widgets-setup.js sets to _static/vendor/npm/.
+    ("@jupyter-widgets/html-manager/dist", "npm/@jupyter-widgets/html-manager/dist",
      ["embed-amd.js", "*.woff2", "*.woff", "*.ttf", "*.eot", "*.svg"]),
     ("font-awesome", "font-awesome", ["css/font-awesome.min.css", "fonts/*"]),
 ]
@@ -37,6 +39,11 @@ HELP = ("The site's browser assets are missing: {missing}. They come from the np
 
 def _node_modules(app: Sphinx) -> Path:
     return Path(app.srcdir) / "node_modules"
+
+
+# Our own small scripts, copied next to the vendored files (not in _static/, where Jupyter Book
+# would load every .js on every page).
+OWN = [("widgets-setup.js", "qsense-widgets-setup.js")]
 
 
 def check_assets(app: Sphinx) -> None:
@@ -65,6 +72,8 @@ def copy_assets(app: Sphinx, exception: Exception | None) -> None:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
+    for src, dest in OWN:
+        shutil.copy2(Path(__file__).with_name(src), dest_root / dest)
 
 
 def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict,

@@ -51,7 +51,7 @@ TIMEOUT_MS = 30_000
 KNOWN_CONSOLE_ERRORS: list[tuple[re.Pattern, str]] = []
 
 # Raw TeX that MathJax should have replaced: a control word, \( \) \[ \] delimiters, $$ or $...$.
-RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|\\[()\[\]]|\$\$|\$[^\s$][^$\n]{0,200}?[^\s$\\]\$")
+RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|\\[()\[\]]|\$\$|\$[^\s$](?:[^$\n]{0,200}?[^\s$\\])?\$")
 
 HOW_TO_INSTALL = (
     "the browser test needs Debian's Chromium and Playwright's Python package: "
@@ -167,7 +167,7 @@ class Watch:
         # A blocked outside request also shows up as failed; report it once, as outside.
         out += [f"failed request: {f}" for f in self.failed
                 if not any(f.startswith(u) for u in self.outside)]
-        return out
+        return list(dict.fromkeys(out))  # each problem once, in order
 
 
 def _wait_for_mathjax(page) -> str:
@@ -246,7 +246,7 @@ def _check_dropdowns(page) -> list[str]:
 
 
 def _check_players(page) -> list[str]:
-    """matplotlib JS players: icons from the site's Font Awesome, and frames advance on a click."""
+    """matplotlib JS players: frames advance on a click, and every button shows its icon."""
     problems = []
     players = page.locator("div.animation")
     for i in range(players.count()):
@@ -265,16 +265,22 @@ def _check_players(page) -> list[str]:
         if img.get_attribute("src") == before or (
                 frame0 is not None and slider.input_value() == frame0):
             problems.append(f"animation {i + 1}: 'next frame' did not advance the player")
-        font = player.locator("i.fa").first.evaluate(
-            "el => getComputedStyle(el, '::before').fontFamily + '|' + "
-            "getComputedStyle(el, '::before').content")
-        family, _, content = font.partition("|")
-        if "fontawesome" not in family.lower().replace(" ", "") or content in ("none", '""'):
-            problems.append(f"animation {i + 1}: player icons have no Font Awesome glyph "
-                            f"(font {family!r}, content {content!r})")
-        ok = page.evaluate("() => document.fonts.check('14px FontAwesome')")
-        if not ok:
-            problems.append(f"animation {i + 1}: the FontAwesome font did not load")
+        # Icons: the theme's Font Awesome 6 script turns <i class="fa ..."> into inline SVG;
+        # where it does not, the site's Font Awesome 4 font draws them. Either way every button
+        # must show a visible icon.
+        blank = player.evaluate(
+            """el => [...el.querySelectorAll('.anim-buttons button')].filter(b => {
+                   const icon = b.querySelector('svg, i');
+                   if (!icon) return true;
+                   const r = icon.getBoundingClientRect();
+                   if (icon.tagName.toLowerCase() === 'svg') return r.width < 4 || r.height < 4;
+                   const before = getComputedStyle(icon, '::before');
+                   return r.width < 4 || ['none', '""', 'normal'].includes(before.content)
+                          || !/fontawesome/i.test(before.fontFamily.replace(/\\s/g, ''))
+                          || !document.fonts.check('14px FontAwesome');
+               }).map(b => b.title)""")
+        if blank:
+            problems.append(f"animation {i + 1}: buttons without a visible icon: {blank}")
     return problems
 
 
@@ -314,13 +320,22 @@ def _check_narrow(page) -> list[str]:
     return []
 
 
+def _screenshot(page, path: str) -> None:
+    # From the top and with no focus ring or "skip to content" link showing.
+    page.evaluate("() => { if (document.activeElement) document.activeElement.blur(); "
+                  "window.scrollTo(0, 0); }")
+    page.screenshot(path=path, full_page=True)
+
+
 def _check_dark(page) -> list[str]:
     page.emulate_media(color_scheme="dark")
-    page.wait_for_timeout(200)
     problems = []
-    theme = page.evaluate("() => document.documentElement.dataset.theme")
-    if theme != "dark":
-        problems.append(f"dark mode requested but the page's theme is {theme!r}")
+    try:
+        page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'",
+                               timeout=5_000)
+    except Exception:
+        theme = page.evaluate("() => document.documentElement.dataset.theme")
+        problems.append(f"the reader asks for dark mode but the page's theme stays {theme!r}")
     dark_imgs = page.evaluate(
         """() => [...document.querySelectorAll('.bd-content img')]
               .filter(img => img.offsetParent !== null)
@@ -353,14 +368,14 @@ def test_page_in_browser(page_path, server, browser):
         problems += _check_widgets(page)
         shot = SHOTS / Path(page_path).with_suffix("")
         shot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{shot}.light.png", full_page=True)
+        _screenshot(page, f"{shot}.light.png")
         problems += _check_dropdowns(page)
         problems += _check_players(page)
         problems += _check_dark(page)
-        page.screenshot(path=f"{shot}.dark.png", full_page=True)
+        _screenshot(page, f"{shot}.dark.png")
         page.emulate_media(color_scheme="light")
         problems += _check_narrow(page)
-        page.screenshot(path=f"{shot}.390px.png", full_page=True)
+        _screenshot(page, f"{shot}.390px.png")
         page.wait_for_timeout(100)  # let late requests and errors arrive
         problems += watch.problems()
     finally:
@@ -375,7 +390,7 @@ def test_site_ships_its_browser_assets():
         pytest.fail(f"no built site at {SITE}: build the site first")
     vendor = SITE / "_static" / "vendor"
     for rel in ["mathjax/tex-mml-chtml.js", "requirejs/require.js",
-                "html-manager/embed-amd.js", "font-awesome/css/font-awesome.min.css",
+                "npm/@jupyter-widgets/html-manager/dist/embed-amd.js", "qsense-widgets-setup.js", "font-awesome/css/font-awesome.min.css",
                 "font-awesome/fonts/fontawesome-webfont.woff2"]:
         assert (vendor / rel).is_file(), f"{rel} missing from the built site's _static/vendor"
     for page in PAGES:
