@@ -398,3 +398,25 @@ def test_site_ships_its_browser_assets():
         cdn = re.findall(r"""(?:src|href)=["'](https?://[^"']*(?:cdn|unpkg)[^"']*)""", html)
         assert not cdn, f"{page} loads {cdn}"
 
+
+
+def test_pages_name_the_course_in_title_and_footer():
+    """Every page carries the book's title, author and copyright from _config.yml in its footer."""
+    import html as html_lib
+
+    import yaml
+
+    if not PAGES:
+        pytest.fail(f"no HTML pages under {SITE}: build the site first")
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    for page in PAGES:
+        text = html_lib.unescape((SITE / page).read_text(encoding="utf-8"))
+        text = re.sub(r"\s+", " ", text)
+        if re.search(r"http-equiv=[\"']refresh", text, re.I):
+            continue
+        title = re.search(r"<title>(.*?)</title>", text, re.S).group(1)
+        assert cfg["title"] in title, f"{page}: <title> {title!r} lacks the book's title"
+        footer = text[text.find("<footer class=\"bd-footer-content"):]
+        assert f"By {cfg['author']}" in footer, f"{page}: footer does not name the author"
+        assert f"© Copyright {cfg['copyright']}" in footer, f"{page}: footer lacks the copyright"
+        assert "Li, Ma and Zhang" in footer, f"{page}: footer lacks the course line"
