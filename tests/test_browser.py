@@ -289,13 +289,16 @@ def _check_widgets(page) -> list[str]:
     n_views = page.locator("script[type='application/vnd.jupyter.widget-view+json']").count()
     if n_views:
         try:
+            # The manager puts each view in a div.widget-subarea just before its <script>.
             page.wait_for_function(
-                "n => document.querySelectorAll('.jupyter-widgets.widget-container, "
-                ".jupyter-widgets:not(.jupyter-widgets-view)').length >= 1 "
-                "|| document.body.innerText.includes('Error displaying widget')",
+                """n => [...document.querySelectorAll('.widget-subarea')]
+                          .filter(el => el.childElementCount > 0).length >= n
+                       || document.body.innerText.includes('Error displaying widget')""",
                 arg=n_views, timeout=15_000)
         except Exception:
-            problems.append(f"{n_views} widget view(s) never rendered "
+            shown = page.evaluate("() => [...document.querySelectorAll('.widget-subarea')]"
+                                  ".filter(el => el.childElementCount > 0).length")
+            problems.append(f"{shown} of {n_views} widget view(s) rendered "
                             "(is the widget manager served?)")
     body = page.inner_text("body")
     if "Error displaying widget" in body:
