@@ -11,15 +11,24 @@ NPM    ?= npm
 ASSETS := node_modules/.qsense-installed
 BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
+# Do not set MPLBACKEND here: notebook kernels need matplotlib's inline backend, which registers the
+# PNG formatter that glued figures use (with Agg they would silently vanish from the site).
+# The chapters' problems are small (d <= 100): one BLAS thread is as fast as two on a quiet
+# machine, far faster on a busy one (threads spin while waiting for a core), and it makes
+# floating-point results independent of the core count. Override with `make ... BLAS_THREADS=2`.
+BLAS_THREADS ?= 1
+export OPENBLAS_NUM_THREADS := $(BLAS_THREADS)
+export OMP_NUM_THREADS := $(BLAS_THREADS)
+export MKL_NUM_THREADS := $(BLAS_THREADS)
 
-.PHONY: book test unit build-strict notebooks site-check browser-check lock sync-repo clean help
+.PHONY: book test unit build-strict notebooks site-check browser-check lock sync-repo mutation clean help
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
 	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks"
 	@echo "            (site checks include every page in headless Chromium: make browser-check)"
 	@echo "make sync-repo  rewrite the notebooks' set-up cells after changing repository.url in _config.yml"
+	@echo "make mutation   check that a doubled or sign-flipped gradient fails the tests"
 	@echo "make lock   refresh requirements-lock.txt from the current .venv"
 	@echo "make clean  remove the built site"
 
@@ -57,6 +66,9 @@ test: unit build-strict notebooks site-check
 
 sync-repo: $(STAMP)
 	$(BIN)/python scripts/sync_repo.py
+
+mutation: $(STAMP)
+	scripts/mutation_check.sh $(BIN)/python
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^qsense' > requirements-lock.txt

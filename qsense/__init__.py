@@ -7,9 +7,10 @@ problems   ground truths (planted low-rank PSD matrices)
 sensing    measurement operators with one small interface
 descent    the one gradient-descent engine
 analysis   errors, norms, ranks, the signal/error split, predicted learning times
-plotting   figures used by the chapters
+rip        isometry ratios and lower-bound estimates of the restricted isometry constant
+baselines  methods on X itself: the convex min-nuclear-norm solution (cvxpy), GD on X, PSD-projected GD
 """
-from . import analysis, descent, problems, sensing
+from . import analysis, baselines, descent, problems, rip, sensing
 from .descent import DivergenceError, gradient_descent, loss_and_gradient
 from .problems import LowRankPSD, planted_psd
 from .sensing import DenseOperator, GaussianOperator, PopulationOperator
@@ -17,7 +18,7 @@ from .sensing import DenseOperator, GaussianOperator, PopulationOperator
 __version__ = "0.1.0"
 
 __all__ = [
-    "analysis", "descent", "problems", "sensing",
+    "analysis", "baselines", "descent", "problems", "rip", "sensing",
     "DivergenceError", "gradient_descent", "loss_and_gradient",
     "LowRankPSD", "planted_psd",
     "DenseOperator", "GaussianOperator", "PopulationOperator",

@@ -243,6 +243,8 @@ def _broadcast_param(value, name, b):
     return arr
 
 
+# Overflow on the way to a divergence is reported by DivergenceError, not by numpy warnings.
+@np.errstate(over="ignore", invalid="ignore")
 def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=None, init="identity",
                      width: int | None = None, U0=None, target=None, record="log",
                      observers: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
