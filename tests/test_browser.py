@@ -235,13 +235,27 @@ def _check_dropdowns(page) -> list[str]:
         if body.is_visible():
             problems.append(f"{label}: solution is open before any click")
             continue
-        button = drop.locator(".toggle-button, .admonition-title").first
+        # The drop-down's own control ("Click to show"); the title's text may be a link.
+        button = drop.locator(".toggle-button").first
+        if button.count() == 0:
+            button = drop.locator(".admonition-title").first
         button.scroll_into_view_if_needed()
         button.click()
         try:
             body.wait_for(state="visible", timeout=5_000)
         except Exception:
             problems.append(f"{label}: solution does not open on click")
+            continue
+        # Readers also click the title's text: maths or words in it must toggle it too
+        # (sphinx-togglebutton alone threw "button is not defined"; _static/qsense-toggle.js).
+        inner = drop.locator(":scope > .admonition-title :is(mjx-container, em, strong, span)"
+                             ":not(a *):not(.toggle-button *):not(.toggle-button)").first
+        if inner.count():
+            inner.click()
+            try:
+                body.wait_for(state="hidden", timeout=5_000)
+            except Exception:
+                problems.append(f"{label}: a click on the title's text does not close it")
     return problems
 
 
@@ -314,10 +328,14 @@ def _check_narrow(page) -> list[str]:
         "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
     if sizes[0] > sizes[1] + 1:
         culprits = page.evaluate(
-            """(w) => [...document.querySelectorAll('body *')]
-                .filter(el => el.getBoundingClientRect().right > w + 1
-                              && el.parentElement.getBoundingClientRect().right <= w + 1)
-                .slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + el.className)""",
+            """(w) => [...document.querySelectorAll('body *')].filter(el => {
+                   if (el.getBoundingClientRect().right <= w + 1) return false;
+                   for (let p = el.parentElement; p; p = p.parentElement) {
+                       const s = getComputedStyle(p);
+                       if (s.position === 'fixed' || s.overflowX !== 'visible') return false;
+                   }
+                   return getComputedStyle(el).position !== 'fixed';
+               }).slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + el.className)""",
             sizes[1])
         return [f"at 390 px the page is {sizes[0]} px wide (scrolls sideways); widest: {culprits}"]
     return []
