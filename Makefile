@@ -49,7 +49,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site"
 
 build-strict: $(STAMP) $(ASSETS)
-	$(BIN)/jupyter-book build . $(BOOK_FLAGS_STRICT)
+	$(BIN)/jupyter-book build . --all $(BOOK_FLAGS_STRICT)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider chapters

@@ -334,6 +334,7 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
     b = sizes.pop() if sizes else 1
     if U.ndim == 2:
         U = np.broadcast_to(U, (b,) + U.shape).copy()
+    U_init = U.copy()  # kept only to suggest a stable step size if the run diverges
     eta_b = np.broadcast_to(eta_arr, (b,)).astype(operator.dtype)
     yb = np.broadcast_to(y, (b, operator.m))
 
@@ -367,7 +368,7 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
             blowup = 1e8 * np.maximum(f, 1.0)
         bad = ~np.isfinite(f) | (f > blowup)
         if bad.any():
-            _raise_divergence(operator, yb, eta_b, U, t, f, int(np.argmax(bad)), b)
+            _raise_divergence(operator, yb, eta_b, U_init, t, f, int(np.argmax(bad)), b)
         if is_recorded[t]:
             eigs.append(np.linalg.svd(U, compute_uv=False) ** 2)
             if X_star is not None:
@@ -393,16 +394,21 @@ def gradient_descent(operator: SensingOperator, y, *, eta, steps: int, alpha=Non
     )
 
 
-def _raise_divergence(operator, yb, eta_b, U, t, f, i, b):
-    # Scale of the problem: ||(1/m) A*(y)||_2 estimates ||X_star||_2; the population dynamics are
-    # stable for eta < 1/(2 lambda_1), so suggest half of that bound.
+def _raise_divergence(operator, yb, eta_b, U_init, t, f, i, b):
+    # Curvature scale: the population dynamics are stable for eta < 1/(2 lambda_1), where lambda_1
+    # is the largest eigenvalue of what M multiplies U by. Estimate it from the data,
+    # ||(1/m) A*(y)||_2 (about ||X_star||_2, or 2||X_star|| + tr X_star for rank-one measurements),
+    # and from the start, ||(1/m) A*A(U_0 U_0^T)||_2 (large when the initial factor is large), and
+    # suggest half of the resulting bound.
     with np.errstate(all="ignore"):
-        scale = float(np.linalg.norm(operator._adjoint(yb[i]) / operator.m, 2))
-    scale = max(scale, 1e-12)
+        data = float(np.linalg.norm(operator._adjoint(yb[i]) / operator.m, 2))
+        start = float(np.linalg.norm(
+            operator._adjoint(operator._measure_factor(U_init[i])) / operator.m, 2))
+    scale = max(data, start, 1e-12)
     safe = 0.25 / scale
     which = f" (run {i} of the batch)" if b > 1 else ""
     raise DivergenceError(
         f"gradient descent diverged at step {t}{which}: the loss reached {f[i]:.3g} with step size "
-        f"eta={eta_b[i]:.3g}. Use a smaller eta; for this problem (||X_star|| ~ {scale:.2g}) "
-        f"steps 0 < eta <= {safe:.2g} should be stable.",
+        f"eta={eta_b[i]:.3g}. Use a smaller eta: for this problem and this start (curvature scale "
+        f"~ {scale:.2g}) steps 0 < eta <= {safe:.2g} should be stable.",
         step=t, eta=float(eta_b[i]), run=i if b > 1 else None)

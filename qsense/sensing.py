@@ -13,9 +13,11 @@ Every operator answers the same small interface, which is all the gradient-desce
 ``adjoint_apply(r, U)``
     :math:`\mathcal A^*(r)\,U`; again possibly matrix-free.
 
-Normalisation: every operator here is isotropic on average,
+Normalisation: the Gaussian, population and entry-sampling operators are isotropic on average,
 :math:`\mathbb E\,\tfrac1m\sum_i\langle A_i,X\rangle^2 = \|X\|_F^2` for symmetric :math:`X`
 (exactly so for :class:`PopulationOperator`), so the loss needs no other scaling.
+:class:`RankOneOperator` is the exception, on purpose: for :math:`A = xx^\top`,
+:math:`\mathbb E\langle A, X\rangle^2 = 2\|X\|_F^2 + (\operatorname{tr}X)^2` (see its docstring).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ __all__ = [
     "GaussianOperator",
     "PopulationOperator",
     "entry_sampling",
+    "RankOneOperator",
 ]
 
 
@@ -250,3 +253,143 @@ def _check_dtype(dtype) -> np.dtype:
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ValueError(f"dtype must be float64 or float32, got {dt}")
     return dt
+
+
+class RankOneOperator(SensingOperator):
+    r"""Rank-one measurements :math:`A_i = x_ix_i^\top` (or a centred variant), matrix-free.
+
+    The measurement of a factor is the output of a quadratic-activation network with unit output
+    weights: :math:`\langle x_ix_i^\top, UU^\top\rangle = \|U^\top x_i\|^2 = \sum_j (u_j^\top x_i)^2`.
+    Only the data :math:`x_1,\dots,x_n` (an n x d array) are stored, never a d x d x n array:
+
+    * ``measure_factor(U)`` = :math:`(\|U^\top x_i\|^2)_i` costs one product :math:`XU`,
+      :math:`O(n\,d\,k)`;
+    * ``adjoint_apply(r, U)`` = :math:`\sum_i r_i x_i x_i^\top U = X^\top(r \odot XU)` costs two,
+      :math:`O(n\,d\,k)`; so does a gradient step of :func:`qsense.descent.gradient_descent`;
+    * ``measure(X)`` / ``adjoint(r)`` on explicit d x d matrices cost :math:`O(n\,d^2)`.
+
+    A gradient step calls ``measure_factor(U)`` and then ``adjoint_apply(r, U)`` with the same
+    ``U``; the operator keeps :math:`XU` (n x k) between the two calls and reuses it when ``U`` is
+    unchanged, so a step costs two n x d x k products, not three. (The cache makes one operator
+    object unsafe to share between threads.)
+
+    Centred variants (``centred=``):
+
+    ``False``
+        :math:`A_i = x_ix_i^\top`.
+    ``True``
+        :math:`A_i = x_ix_i^\top - I`: :math:`\langle A_i, X\rangle = x_i^\top X x_i - \mathrm{tr}(X)`;
+        the factor versions subtract :math:`\|U\|_F^2` and :math:`(\sum_i r_i)\,U`.
+    ``"empirical"``
+        :math:`A_i = x_ix_i^\top - \hat\Sigma` with :math:`\hat\Sigma = \frac1n\sum_j x_jx_j^\top`:
+        the measurements are centred by their own mean, :math:`\langle A_i, X\rangle =
+        q_i - \bar q` with :math:`q_i = x_i^\top X x_i`, and :math:`\mathcal A^*(r) = \sum_i
+        (r_i - \bar r)\,x_ix_i^\top`. Exactly consistent with labels centred by their mean,
+        :math:`\langle A_i, X_\star\rangle = y_i - \bar y`; the loss is that of a network with a
+        free output bias, set to its least-squares value.
+
+    **Normalisation (not isotropic).** For :math:`x\sim N(0, I_d)` and symmetric :math:`X`,
+    :math:`\mathbb E\langle xx^\top, X\rangle^2 = 2\|X\|_F^2 + \mathrm{tr}(X)^2` and
+    :math:`\mathbb E[(x^\top Xx)\,xx^\top] = 2X + \mathrm{tr}(X)\,I`, so
+    :math:`\tfrac1m\mathcal A^*\mathcal A(X) \to 2X + \mathrm{tr}(X)I` as :math:`m\to\infty`, unlike
+    the other operators here (which give :math:`X`). Centring removes the trace term:
+    :math:`\mathbb E\langle xx^\top - I, X\rangle^2 = 2\|X\|_F^2` and the limit is :math:`2X`
+    (also for ``"empirical"``). The matrices are deliberately *not* rescaled (by
+    :math:`1/\sqrt2`), so that the measurements stay the network's outputs and :math:`f(U)` stays
+    its mean-squared loss; the factor 2 doubles the effective step size compared with
+    :class:`GaussianOperator`. Rank-one Gaussian measurements also have heavy fourth moments, so
+    the uniform restricted isometry property fails for them.
+
+    Parameters
+    ----------
+    x : array_like (n, d)
+        The data points :math:`x_i \in \mathbb R^d`, one per row (:math:`m = n` measurements).
+    centred : {False, True, "empirical"}
+        Which centring to apply (see above).
+    dtype : {float64, float32}
+        Storage and arithmetic precision.
+    """
+
+    def __init__(self, x, *, centred=False, dtype=np.float64):
+        dtype = _check_dtype(dtype)
+        x = as_float_array(x, "x", ndim=2, dtype=np.float64)
+        if x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"x must have at least one row (data point) and one column, got shape {x.shape}")
+        if isinstance(centred, (bool, np.bool_)):
+            centred = bool(centred)
+        elif centred != "empirical":
+            raise ValueError(f"centred must be False, True or 'empirical', got {centred!r}")
+        self.x = np.ascontiguousarray(x, dtype=dtype)
+        self.x.setflags(write=False)
+        self.m, self.d = self.x.shape
+        self.centred = centred
+        self.dtype = np.dtype(dtype)
+
+    def _centre_residual(self, r):
+        return r - np.mean(r, axis=-1, keepdims=True) if self.centred == "empirical" else r
+
+    # explicit matrices: O(n d^2)
+    def _measure(self, X):
+        out = np.sum((self.x @ X) * self.x, axis=-1)                   # x_i^T X x_i
+        if self.centred == "empirical":
+            out = out - np.mean(out, axis=-1, keepdims=True)
+        elif self.centred:
+            out = out - np.trace(X, axis1=-2, axis2=-1)[..., None]
+        return out
+
+    def _adjoint(self, r):
+        r = self._centre_residual(r)
+        out = np.swapaxes(self.x, -1, -2) @ (r[..., :, None] * self.x)  # sum_i r_i x_i x_i^T
+        if self.centred is True:
+            out = out - np.sum(r, axis=-1)[..., None, None] * np.eye(self.d, dtype=out.dtype)
+        return out
+
+    # factors, matrix-free: O(n d k)
+    def _measure_factor(self, U):
+        P = self.x @ U                                                   # (..., n, k): u_j^T x_i
+        # Keep XU for the adjoint_apply that a gradient step makes next with the same U: it saves
+        # one of the three n x d x k products of a step. Reused only if U is unchanged (checked
+        # against a copy, O(dk)); released after one use.
+        self._factor_cache = (U.copy(), P)
+        out = np.einsum("...nk,...nk->...n", P, P)
+        if self.centred == "empirical":
+            out = out - np.mean(out, axis=-1, keepdims=True)
+        elif self.centred:
+            out = out - np.sum(U * U, axis=(-2, -1))[..., None]
+        return out
+
+    def _adjoint_apply(self, r, U):
+        r = self._centre_residual(r)
+        w = r[..., :, None]
+        cached, self._factor_cache = getattr(self, "_factor_cache", None), None
+        if cached is not None and cached[0].shape == U.shape and np.array_equal(cached[0], U):
+            P = cached[1] * w                                            # XU from measure_factor(U)
+        else:
+            P = self.x @ U                                               # (..., n, k)
+            if np.broadcast_shapes(P.shape, w.shape) == P.shape:
+                P *= w                                                   # in place: no extra n x k copy
+            else:
+                P = P * w
+        out = self.x.T @ P                                               # X^T (r * XU)
+        if self.centred is True:
+            out = out - np.sum(r, axis=-1)[..., None, None] * U
+        return out
+
+    def matrices(self) -> np.ndarray:
+        if self.m * self.d * self.d > 50_000_000:
+            return super().matrices()  # raises the size error
+        A = self.x[:, :, None] * self.x[:, None, :]
+        if self.centred == "empirical":
+            A = A - A.mean(axis=0)
+        elif self.centred:
+            A = A - np.eye(self.d, dtype=self.dtype)
+        return A
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the stored operator (the data x), in bytes."""
+        return self.x.nbytes
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(d={self.d}, m={self.m}, centred={self.centred!r}, "
+                f"dtype={self.dtype.name})")
