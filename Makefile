@@ -1,10 +1,14 @@
 # Two commands do all the set-up on a fresh machine with only Python (>= 3.10) and pip:
 #   make book   create .venv if missing, install, build the HTML site
 #   make test   the same set-up, then unit tests, a strict book build, notebook runs and site checks
+# The site's browser assets (MathJax, require.js, widget manager, icon font) come from the npm
+# registry: `npm ci` installs the versions pinned in package-lock.json into node_modules.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.qsense-installed
+NPM    ?= npm
+ASSETS := node_modules/.qsense-installed
 BOOK_FLAGS_STRICT := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Do not set MPLBACKEND here: notebook kernels need matplotlib's inline backend, which registers the
@@ -19,11 +23,12 @@ export MKL_NUM_THREADS := $(BLAS_THREADS)
 # Agg only for the unit tests (never for notebook kernels, see above).
 unit: export MPLBACKEND := Agg
 
-.PHONY: book test unit build-strict notebooks site-check student student-check guide lock sync-repo mutation clean help bench budget
+.PHONY: book test unit build-strict notebooks site-check browser-check student student-check guide lock sync-repo mutation clean help bench budget
 
 help:
 	@echo "make book   build the course site into _build/html (sets up .venv first)"
 	@echo "make test   set up, then every test: unit, strict build, notebooks (nbval), site checks, student edition"
+	@echo "            (site checks include every page in headless Chromium: make browser-check)"
 	@echo "make student    write the student edition (no solutions) to _build/student and build its site"
 	@echo "make guide      regenerate the exercise tables of chapters/instructor_guide.md"
 	@echo "make bench  speed benchmarks -> benchmarks/results.md (not part of make test)"
@@ -38,14 +43,18 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt requirements-lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-book: $(STAMP)
+$(ASSETS): package.json package-lock.json
+	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build .
 	@echo "The site is at file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site and not student"
 
-build-strict: $(STAMP)
+build-strict: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . --all $(BOOK_FLAGS_STRICT)
 
 notebooks: $(STAMP)
@@ -56,7 +65,7 @@ site-check: $(STAMP)
 
 # The student edition: notebooks with stubs, executed once (only the stubs may fail), then built
 # as a site from those outputs with the same strict flags.
-student: $(STAMP)
+student: $(STAMP) $(ASSETS)
 	$(BIN)/python scripts/make_student.py --execute
 	$(BIN)/jupyter-book build _build/student $(BOOK_FLAGS_STRICT)
 	@echo "The student edition is in _build/student; its site at file://$(CURDIR)/_build/student/_build/html/index.html"
@@ -66,6 +75,10 @@ student-check: student
 
 guide: $(STAMP)
 	$(BIN)/python scripts/exercises.py
+
+# Only the browser test (needs a built site and Chromium; screenshots go to _build/screenshots).
+browser-check: $(STAMP)
+	$(BIN)/python -m pytest tests -m browser
 
 test: unit build-strict notebooks site-check student-check
 	@echo "make test: all stages passed"

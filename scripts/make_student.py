@@ -231,6 +231,14 @@ def main(argv=None) -> int:
     (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     (out / "_toc.yml").write_text(yaml.safe_dump(filter_toc(toc), sort_keys=False))
+    # The site's own extension and static files, and the browser assets it serves (MathJax,
+    # require.js, ...), so that the student site is as self-contained as the course site.
+    for folder in ("_ext", "_static"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, out / folder,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    if (ROOT / "node_modules").is_dir():
+        (out / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
     for path in sorted((ROOT / "chapters").iterdir()):
         rel = f"chapters/{path.stem}"
         if path.is_dir() or rel in INSTRUCTOR_ONLY:
