@@ -145,6 +145,21 @@ def registry_problems(chapters) -> list[str]:
     return problems
 
 
+
+# Link text of a {ref} role is not parsed as Markdown, so maths in a title would show as raw TeX.
+_TEX_WORDS = {r"\times": "×", r"\top": "ᵀ", r"\le": "≤", r"\ge": "≥", r"\alpha": "α", r"\delta": "δ",
+              r"\eta": "η", r"\kappa": "κ", r"\lambda": "λ", r"\star": "⋆"}
+
+
+def link_text(title: str) -> str:
+    """The title with inline maths turned into plain text (``$d\\times d$`` -> ``d×d``)."""
+    def plain(match):
+        tex = match.group(1)
+        for word, char in _TEX_WORDS.items():
+            tex = tex.replace(word, char)
+        return re.sub(r"[\\{}^_ ]", "", tex)
+    return re.sub(r"\$([^$]+)\$", plain, title)
+
 def generated(chapters) -> str:
     out = [BEGIN_MARK, ""]
     for ch in chapters:
@@ -158,7 +173,7 @@ def generated(chapters) -> str:
             goals = "; ".join(f"{g}. {ch['goals'][g]}" for g in e["goals"] if g in ch["goals"])
             checks = ", ".join(f"`{c}`" for c in e["checks"]) or "(none: not coding)"
             stars = "★" * e["difficulty"] + "☆" * (3 - e["difficulty"])
-            out.append(f"| {{ref}}`{e['title']} <{e['label']}>` | `{e['label']}` | {stars} | {e['minutes']} min "
+            out.append(f"| {{ref}}`{link_text(e['title'])} <{e['label']}>` | `{e['label']}` | {stars} | {e['minutes']} min "
                        f"| {e['kind']} | {goals} | {checks} |")
         out.append("")
     out.append(END_MARK)
