@@ -80,7 +80,7 @@ guide: $(STAMP)
 browser-check: $(STAMP)
 	$(BIN)/python -m pytest tests -m browser
 
-test: unit build-strict notebooks site-check student-check
+test: unit build-strict notebooks site-check student-check mutation
 	@echo "make test: all stages passed"
 
 sync-repo: $(STAMP)
